@@ -1,0 +1,498 @@
+//! The `UserPool` custom resource: a Cognito user pool, its app clients and groups, managed
+//! through one CloudFormation stack.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Desired state of a Cognito user pool.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "cognito.kubeauth.dev",
+    version = "v1alpha1",
+    kind = "UserPool",
+    doc = "An AWS Cognito user pool with its app clients and groups, managed through a CloudFormation stack.",
+    namespaced,
+    shortname = "cup",
+    category = "cognito",
+    status = "UserPoolStatus",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Pool ID","type":"string","jsonPath":".status.userPoolId"}"#,
+    printcolumn = r#"{"name":"Stack Status","type":"string","jsonPath":".status.stackStatus"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.allowReplacement || self.usernameAttributes == oldSelf.usernameAttributes")
+    .message("usernameAttributes cannot change after the pool exists (a create-only Cognito property); set allowReplacement: true to replace the pool")
+    .field_path(".usernameAttributes"))]
+#[x_kube(validation = Rule::new("self.allowReplacement || self.usernameCaseSensitive == oldSelf.usernameCaseSensitive")
+    .message("usernameCaseSensitive cannot change after the pool exists (a create-only Cognito property); set allowReplacement: true to replace the pool")
+    .field_path(".usernameCaseSensitive"))]
+#[x_kube(validation = Rule::new("has(self.stackName) == has(oldSelf.stackName) && (!has(self.stackName) || self.stackName == oldSelf.stackName)")
+    .message("stackName is immutable: changing it would orphan the existing stack")
+    .field_path(".stackName"))]
+#[x_kube(validation = Rule::new("!(self.deletionPolicy == 'Delete' && self.deletionProtection)")
+    .message("deletionProtection must be false when deletionPolicy is Delete")
+    .field_path(".deletionProtection"))]
+pub struct UserPoolSpec {
+    /// AWS region of the pool, for example `eu-west-1`. Defaults to the operator's region.
+    #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"))]
+    pub region: Option<String>,
+
+    /// Attributes that users sign in with instead of a separate user name: `email` and/or
+    /// `phone_number`. Create-only in Cognito: changing it needs `allowReplacement: true`.
+    #[serde(default = "default_username_attributes")]
+    #[schemars(length(min = 1, max = 2))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub username_attributes: Vec<UsernameAttribute>,
+
+    /// Whether user names are case sensitive. Create-only in Cognito: changing it needs
+    /// `allowReplacement: true`.
+    #[serde(default)]
+    pub username_case_sensitive: bool,
+
+    /// Password rules that every user password must meet.
+    #[serde(default)]
+    pub password_policy: PasswordPolicy,
+
+    /// Multi-factor authentication settings.
+    #[serde(default)]
+    pub mfa: Mfa,
+
+    /// Custom attributes, readable as `custom:<name>`. Cognito cannot remove or change an
+    /// attribute once added; only adding new ones is an in-place update.
+    #[serde(default)]
+    #[schemars(length(max = 50))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
+    pub schema: Vec<SchemaAttribute>,
+
+    /// Groups in the pool; users join them through `AppUser.spec.groups`.
+    #[serde(default)]
+    #[schemars(length(max = 100))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
+    pub groups: Vec<Group>,
+
+    /// App clients of the pool. When empty, the pool gets one client named after the
+    /// UserPool object with the defaults described on each field.
+    #[serde(default)]
+    #[schemars(length(max = 20))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
+    pub clients: Vec<AppClient>,
+
+    /// Lambda function that receives the pool's triggers.
+    pub triggers: Option<Triggers>,
+
+    /// What happens to the stack and pool when this object is deleted: `Retain` (default)
+    /// keeps both, `Delete` deletes the stack and with it the pool and all its users.
+    #[serde(default)]
+    pub deletion_policy: PoolDeletionPolicy,
+
+    /// Cognito deletion protection: when true, Cognito refuses to delete the pool.
+    #[serde(default)]
+    pub deletion_protection: bool,
+
+    /// Allow changes that replace the pool (and lose its users), such as changing
+    /// `usernameAttributes`. Off by default: such changes are refused.
+    #[serde(default)]
+    pub allow_replacement: bool,
+
+    /// CloudFormation stack name. Defaults to `<namespace>-<name>-cognito`. Immutable.
+    #[schemars(regex(pattern = r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$"))]
+    pub stack_name: Option<String>,
+
+    /// Tags put on the stack and the pool.
+    #[serde(default)]
+    #[schemars(length(max = 40))]
+    pub tags: BTreeMap<String, String>,
+}
+
+fn default_username_attributes() -> Vec<UsernameAttribute> {
+    vec![UsernameAttribute::Email]
+}
+
+/// An attribute users may sign in with.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UsernameAttribute {
+    Email,
+    PhoneNumber,
+}
+
+/// Password rules of the pool.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordPolicy {
+    /// Minimum password length, 6 to 99 (default 8).
+    #[serde(default = "default_minimum_length")]
+    #[schemars(range(min = 6, max = 99))]
+    pub minimum_length: i32,
+
+    /// Require at least one lower-case letter (default true).
+    #[serde(default = "default_true")]
+    pub require_lowercase: bool,
+
+    /// Require at least one upper-case letter (default true).
+    #[serde(default = "default_true")]
+    pub require_uppercase: bool,
+
+    /// Require at least one digit (default true).
+    #[serde(default = "default_true")]
+    pub require_numbers: bool,
+
+    /// Require at least one symbol (default true).
+    #[serde(default = "default_true")]
+    pub require_symbols: bool,
+
+    /// Days a temporary password set by an administrator stays valid, 0 to 365 (default 7).
+    #[serde(default = "default_temporary_password_validity_days")]
+    #[schemars(range(min = 0, max = 365))]
+    pub temporary_password_validity_days: i32,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            minimum_length: default_minimum_length(),
+            require_lowercase: true,
+            require_uppercase: true,
+            require_numbers: true,
+            require_symbols: true,
+            temporary_password_validity_days: default_temporary_password_validity_days(),
+        }
+    }
+}
+
+fn default_minimum_length() -> i32 {
+    8
+}
+
+fn default_temporary_password_validity_days() -> i32 {
+    7
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Multi-factor authentication settings.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.mode == 'OFF' || self.softwareToken")
+    .message("mode OPTIONAL or ON needs softwareToken: true (SMS MFA is not supported)")
+    .field_path(".softwareToken"))]
+pub struct Mfa {
+    /// `OFF` (default), `OPTIONAL` (users may enrol) or `ON` (required for every user).
+    #[serde(default)]
+    pub mode: MfaMode,
+
+    /// Enable time-based one-time passwords from an authenticator app (default true).
+    #[serde(default = "default_true")]
+    pub software_token: bool,
+}
+
+impl Default for Mfa {
+    fn default() -> Self {
+        Self {
+            mode: MfaMode::Off,
+            software_token: true,
+        }
+    }
+}
+
+/// Cognito's `MfaConfiguration`.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum MfaMode {
+    #[default]
+    Off,
+    Optional,
+    On,
+}
+
+/// A custom attribute of the pool.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.stringConstraints) || self.attributeDataType == 'String'")
+    .message("stringConstraints apply only to attributeDataType String")
+    .field_path(".stringConstraints"))]
+#[x_kube(validation = Rule::new("!has(self.numberConstraints) || self.attributeDataType == 'Number'")
+    .message("numberConstraints apply only to attributeDataType Number")
+    .field_path(".numberConstraints"))]
+pub struct SchemaAttribute {
+    /// Attribute name without the `custom:` prefix: 1 to 20 letters, digits or underscores.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_]{1,20}$"))]
+    pub name: String,
+
+    /// Data type: `String` (default), `Number`, `DateTime` or `Boolean`.
+    #[serde(default)]
+    pub attribute_data_type: AttributeDataType,
+
+    /// Whether the value can change after the user is created (default true).
+    #[serde(default = "default_true")]
+    pub mutable: bool,
+
+    /// Length limits for a `String` attribute.
+    pub string_constraints: Option<StringConstraints>,
+
+    /// Value limits for a `Number` attribute.
+    pub number_constraints: Option<NumberConstraints>,
+}
+
+/// Cognito attribute data types.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AttributeDataType {
+    #[default]
+    String,
+    Number,
+    DateTime,
+    Boolean,
+}
+
+/// Length limits of a string attribute.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.minLength) || !has(self.maxLength) || self.minLength <= self.maxLength")
+    .message("minLength must not exceed maxLength"))]
+pub struct StringConstraints {
+    /// Minimum length, 0 to 2048.
+    #[schemars(range(min = 0, max = 2048))]
+    pub min_length: Option<i32>,
+
+    /// Maximum length, 0 to 2048.
+    #[schemars(range(min = 0, max = 2048))]
+    pub max_length: Option<i32>,
+}
+
+/// Value limits of a number attribute.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.minValue) || !has(self.maxValue) || self.minValue <= self.maxValue")
+    .message("minValue must not exceed maxValue"))]
+pub struct NumberConstraints {
+    /// Smallest allowed value.
+    pub min_value: Option<i64>,
+
+    /// Largest allowed value.
+    pub max_value: Option<i64>,
+}
+
+/// A group of users.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    /// Group name, as it appears in the `cognito:groups` token claim.
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[^\s]+$"))]
+    pub name: String,
+
+    /// What the group is for.
+    #[schemars(length(max = 2048))]
+    pub description: Option<String>,
+
+    /// Lower values win when a user's groups carry IAM roles; 0 or more.
+    #[schemars(range(min = 0))]
+    pub precedence: Option<i32>,
+}
+
+/// An app client: the identity an application uses to sign users in.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.generateSecret == oldSelf.generateSecret")
+    .message("generateSecret cannot change for an existing client; add a client with a new name instead")
+    .field_path(".generateSecret"))]
+#[x_kube(validation = Rule::new("self.explicitAuthFlows.exists(f, f == 'ALLOW_REFRESH_TOKEN_AUTH')")
+    .message("explicitAuthFlows must include ALLOW_REFRESH_TOKEN_AUTH (Cognito requires it)")
+    .field_path(".explicitAuthFlows"))]
+pub struct AppClient {
+    /// Client name, unique within the pool.
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[\w\s+=,.@-]+$"))]
+    pub name: String,
+
+    /// Whether the client has a secret (default false: a public client, as in the seed).
+    /// The secret goes only to the connection Secret. Immutable.
+    #[serde(default)]
+    pub generate_secret: bool,
+
+    /// Authentication flows the client allows. Defaults to admin password, user password,
+    /// SRP and refresh-token flows.
+    #[serde(default = "default_auth_flows")]
+    #[schemars(length(min = 1))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub explicit_auth_flows: Vec<AuthFlow>,
+
+    /// Access-token lifetime in minutes, 5 to 1440 (default 60).
+    #[serde(default = "default_token_validity_minutes")]
+    #[schemars(range(min = 5, max = 1440))]
+    pub access_token_validity_minutes: i32,
+
+    /// Id-token lifetime in minutes, 5 to 1440 (default 60).
+    #[serde(default = "default_token_validity_minutes")]
+    #[schemars(range(min = 5, max = 1440))]
+    pub id_token_validity_minutes: i32,
+
+    /// Refresh-token lifetime in days, 1 to 3650 (default 30).
+    #[serde(default = "default_refresh_token_validity_days")]
+    #[schemars(range(min = 1, max = 3650))]
+    pub refresh_token_validity_days: i32,
+
+    /// Allow revoking refresh tokens (default true).
+    #[serde(default = "default_true")]
+    pub enable_token_revocation: bool,
+}
+
+impl AppClient {
+    /// The client a pool gets when `spec.clients` is empty.
+    pub fn default_named(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            generate_secret: false,
+            explicit_auth_flows: default_auth_flows(),
+            access_token_validity_minutes: default_token_validity_minutes(),
+            id_token_validity_minutes: default_token_validity_minutes(),
+            refresh_token_validity_days: default_refresh_token_validity_days(),
+            enable_token_revocation: true,
+        }
+    }
+}
+
+fn default_auth_flows() -> Vec<AuthFlow> {
+    vec![
+        AuthFlow::AllowAdminUserPasswordAuth,
+        AuthFlow::AllowUserPasswordAuth,
+        AuthFlow::AllowUserSrpAuth,
+        AuthFlow::AllowRefreshTokenAuth,
+    ]
+}
+
+fn default_token_validity_minutes() -> i32 {
+    60
+}
+
+fn default_refresh_token_validity_days() -> i32 {
+    30
+}
+
+/// Cognito's `ExplicitAuthFlows` values.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AuthFlow {
+    AllowAdminUserPasswordAuth,
+    AllowCustomAuth,
+    AllowUserPasswordAuth,
+    AllowUserSrpAuth,
+    AllowRefreshTokenAuth,
+    AllowUserAuth,
+}
+
+/// A Lambda function wired to the pool's triggers.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Triggers {
+    /// ARN of the Lambda function that receives the trigger events.
+    #[schemars(regex(
+        pattern = r"^arn:[\w+=/,.@-]+:lambda:[a-z0-9-]+:[0-9]{12}:function:[\w-]+(:[\w$-]+)?$"
+    ))]
+    pub lambda_arn: String,
+
+    /// Triggers sent to the function (default: all of them, as the seed wires them).
+    #[serde(default = "TriggerEvent::all")]
+    #[schemars(length(min = 1))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub events: Vec<TriggerEvent>,
+}
+
+/// Cognito trigger names, as the keys of CloudFormation's `LambdaConfig`.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TriggerEvent {
+    PreSignUp,
+    PostConfirmation,
+    PreAuthentication,
+    PostAuthentication,
+    PreTokenGeneration,
+    CustomMessage,
+    DefineAuthChallenge,
+    CreateAuthChallenge,
+    VerifyAuthChallengeResponse,
+    UserMigration,
+}
+
+impl TriggerEvent {
+    /// Every trigger, in a stable order.
+    pub fn all() -> Vec<Self> {
+        vec![
+            Self::PreSignUp,
+            Self::PostConfirmation,
+            Self::PreAuthentication,
+            Self::PostAuthentication,
+            Self::PreTokenGeneration,
+            Self::CustomMessage,
+            Self::DefineAuthChallenge,
+            Self::CreateAuthChallenge,
+            Self::VerifyAuthChallengeResponse,
+            Self::UserMigration,
+        ]
+    }
+}
+
+/// What deleting the UserPool object does to the stack and pool.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PoolDeletionPolicy {
+    #[default]
+    Retain,
+    Delete,
+}
+
+/// Observed state of the pool, written by the operator.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPoolStatus {
+    /// `Ready` (the pool is usable) and `Synced` (the stack matches the spec), following
+    /// Kubernetes API conventions.
+    #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+
+    /// The `metadata.generation` the status describes.
+    pub observed_generation: Option<i64>,
+
+    /// Name of the CloudFormation stack.
+    pub stack_name: Option<String>,
+
+    /// Id of the CloudFormation stack.
+    pub stack_id: Option<String>,
+
+    /// Last seen stack status, for example `CREATE_COMPLETE`.
+    pub stack_status: Option<String>,
+
+    /// Cognito user pool id.
+    pub user_pool_id: Option<String>,
+
+    /// Cognito user pool ARN.
+    pub user_pool_arn: Option<String>,
+
+    /// Token issuer (`iss` claim) of the pool.
+    pub issuer: Option<String>,
+
+    /// Where the pool's signing keys are published.
+    pub jwks_uri: Option<String>,
+
+    /// App client ids by client name.
+    #[serde(default)]
+    pub clients: Vec<ClientStatus>,
+
+    /// Secret holding the connection details (pool id, client ids, issuer).
+    pub connection_secret_name: Option<String>,
+}
+
+/// An app client's id.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientStatus {
+    /// Client name from the spec.
+    pub name: String,
+
+    /// Cognito client id.
+    pub client_id: String,
+}
