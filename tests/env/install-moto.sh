@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install the moto AWS emulator (tests/moto/requirements.txt) into a cached venv.
+#
+# The venv is "$CACHE/venv-moto-<hash>", the hash covering requirements.txt and
+# the Python version, so a changed pin set (or interpreter) gets a fresh venv
+# and an unchanged one is reused at once. "$CACHE/venv-moto" is symlinked to
+# the current one. The venv path is printed as the last line of stdout.
+#
+# Env: COGNITO_OPERATOR_CACHE (default: <repo>/.cache), PYTHON (default: python3).
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CACHE="${COGNITO_OPERATOR_CACHE:-$REPO_ROOT/.cache}"
+REQUIREMENTS="$REPO_ROOT/tests/moto/requirements.txt"
+PYTHON="${PYTHON:-python3}"
+
+log() { echo "install-moto: $*" >&2; }
+
+command -v "$PYTHON" >/dev/null || { log "no $PYTHON on PATH"; exit 1; }
+py_version="$("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
+hash="$({ cat "$REQUIREMENTS"; echo "python $py_version"; } | sha256sum | cut -c1-12)"
+venv="$CACHE/venv-moto-$hash"
+# Written only after pip succeeded: a venv without it is a half-done install.
+stamp="$venv/.installed"
+
+mkdir -p "$CACHE"
+# Serialise concurrent runs (parallel CI steps) on the same cache.
+exec 9>"$CACHE/venv-moto.lock"
+flock 9
+
+if [[ ! -f "$stamp" ]]; then
+  log "creating $venv (python $py_version)"
+  rm -rf "$venv"
+  "$PYTHON" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    --no-input -r "$REQUIREMENTS"
+  touch "$stamp"
+fi
+
+ln -sfn "$venv" "$CACHE/venv-moto"
+echo "$venv"

@@ -1,0 +1,591 @@
+"""CloudFormation support for Cognito user pools in moto.
+
+moto's CloudFormation implementation knows no AWS::Cognito::* types, so a
+stack holding a user pool would silently create nothing. This module adds
+AWS::Cognito::UserPool, AWS::Cognito::UserPoolClient and
+AWS::Cognito::UserPoolGroup, backed by moto's real Cognito backend, so that a
+stack creates pools that the cognito-idp API (and its JWKS endpoint) serves.
+
+Import it before moto's server handles a request (server.py does), then call
+nothing: registration happens at import time, see ``_register``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.cloudformation import parsing
+from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+from moto.cognitoidp.exceptions import ResourceNotFoundError
+from moto.cognitoidp.models import (
+    CognitoIdpBackend,
+    CognitoIdpUserPool,
+    CognitoIdpUserPoolAttribute,
+    CognitoIdpUserPoolClient,
+    cognitoidp_backends,
+)
+from moto.core.common_models import CloudFormationModel
+from moto.core.utils import utcnow
+
+# DeletionPolicy values that keep the physical resource when CloudFormation
+# deletes the logical one. moto's ResourceMap.delete() only skips "Retain",
+# and not at all when a resource is dropped from the template by an update,
+# so the resources check it themselves as well.
+_RETAIN = ("Retain", "RetainExceptOnCreate")
+
+# Pool properties whose change makes CloudFormation replace the pool (new id).
+_POOL_REPLACE = ("UsernameAttributes", "AliasAttributes", "UsernameConfiguration")
+# Pool properties that are not CreateUserPool arguments (or not kept as such).
+_POOL_NOT_CONFIG = ("UserPoolName", "EnabledMfas")
+
+_CLIENT_REPLACE = ("UserPoolId", "GenerateSecret")
+_CLIENT_INT = (
+    "AccessTokenValidity",
+    "IdTokenValidity",
+    "RefreshTokenValidity",
+    "AuthSessionValidity",
+)
+_CLIENT_BOOL = (
+    "AllowedOAuthFlowsUserPoolClient",
+    "EnableTokenRevocation",
+    "EnablePropagateAdditionalUserContextData",
+)
+_SCHEMA_BOOL = ("Mutable", "Required", "DeveloperOnlyAttribute")
+
+_GROUP_REPLACE = ("UserPoolId", "GroupName")
+
+_PASSWORD_INT = ("MinimumLength", "MaximumLength", "TemporaryPasswordValidityDays")
+_PASSWORD_BOOL = (
+    "RequireUppercase",
+    "RequireLowercase",
+    "RequireNumbers",
+    "RequireSymbols",
+)
+
+
+# moto's model metaclass (InstanceTrackerMeta) files every model class under
+# the service named by the second part of its __module__ ("moto.<service>...."),
+# for the /moto-api/data.json dashboard and for reset; for a module outside the
+# moto package ("cognito_cfn") class creation fails with IndexError. So each
+# class claims a module inside cognitoidp's namespace (nothing imports it).
+_MOTO_MODULE = "moto.cognitoidp.cloudformation"
+
+
+def _backend(account_id: str, region_name: str) -> CognitoIdpBackend:
+    return cognitoidp_backends[account_id][region_name]
+
+
+def _as_bool(value: Any) -> bool:
+    # Templates may carry booleans as strings ("true"); the API wants JSON booleans.
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
+def _coerce(props: dict[str, Any], ints: tuple[str, ...], bools: tuple[str, ...]) -> None:
+    # Templates may carry numbers as strings ("8"); moto compares them with ints.
+    for key in ints:
+        if key in props and props[key] is not None:
+            props[key] = int(props[key])
+    for key in bools:
+        if key in props and props[key] is not None:
+            props[key] = _as_bool(props[key])
+
+
+def _properties(cloudformation_json: dict[str, Any]) -> dict[str, Any]:
+    return dict(cloudformation_json.get("Properties") or {})
+
+
+def _changed(old: dict[str, Any], new: dict[str, Any], keys: tuple[str, ...]) -> bool:
+    return any(old.get(k) != new.get(k) for k in keys)
+
+
+class CognitoUserPoolResource(CloudFormationModel):
+    """AWS::Cognito::UserPool. Ref is the pool id."""
+
+    __module__ = _MOTO_MODULE
+
+    def __init__(
+        self,
+        account_id: str,
+        region_name: str,
+        pool_id: str,
+        cloudformation_json: dict[str, Any],
+    ) -> None:
+        self.account_id = account_id
+        self.region_name = region_name
+        self.pool_id = pool_id
+        self.properties = _properties(cloudformation_json)
+        self.deletion_policy: str | None = cloudformation_json.get("DeletionPolicy")
+        self.update_replace_policy: str | None = cloudformation_json.get("UpdateReplacePolicy")
+
+    # --- what the CloudFormation parser asks of every model -----------------
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "UserPoolName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Cognito::UserPool"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.pool_id
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Arn", "ProviderName", "ProviderURL", "UserPoolId")
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        provider_name = f"cognito-idp.{self.region_name}.amazonaws.com/{self.pool_id}"
+        if attribute_name == "Arn":
+            return self._pool().arn
+        if attribute_name == "ProviderName":
+            return provider_name
+        if attribute_name == "ProviderURL":
+            return f"https://{provider_name}"
+        if attribute_name == "UserPoolId":
+            return self.pool_id
+        raise UnformattedGetAttTemplateException()
+
+    # --- lifecycle ------------------------------------------------------------
+
+    def _pool(self) -> CognitoIdpUserPool:
+        # A method, not a property: /moto-api/data.json getattr()s every public
+        # attribute and would fail on ResourceNotFoundError once the pool is gone.
+        return _backend(self.account_id, self.region_name).describe_user_pool(self.pool_id)
+
+    @staticmethod
+    def _config(props: dict[str, Any]) -> dict[str, Any]:
+        """CFN properties -> CreateUserPool/UpdateUserPool arguments (minus PoolName)."""
+        config = {k: v for k, v in props.items() if k not in _POOL_NOT_CONFIG}
+        policy = (config.get("Policies") or {}).get("PasswordPolicy")
+        if policy:
+            policy = dict(policy)
+            _coerce(policy, _PASSWORD_INT, _PASSWORD_BOOL)
+            config["Policies"] = {**config["Policies"], "PasswordPolicy": policy}
+        if config.get("Schema"):
+            schema = [dict(attr) for attr in config["Schema"]]
+            for attr in schema:
+                _coerce(attr, (), _SCHEMA_BOOL)
+            config["Schema"] = schema
+        if "DeletionProtection" not in config:
+            config["DeletionProtection"] = "INACTIVE"
+        return config
+
+    @staticmethod
+    def _apply_mfa(pool: CognitoIdpUserPool, props: dict[str, Any]) -> None:
+        # EnabledMfas is SetUserPoolMfaConfig territory in the API, not CreateUserPool.
+        pool.mfa_config = props.get("MfaConfiguration") or "OFF"
+        enabled = props.get("EnabledMfas") or []
+        pool.token_mfa_config = {"Enabled": True} if "SOFTWARE_TOKEN_MFA" in enabled else None
+        if "SMS_MFA" in enabled:
+            pool.sms_mfa_config = {
+                "SmsAuthenticationMessage": props.get("SmsAuthenticationMessage"),
+                "SmsConfiguration": props.get("SmsConfiguration"),
+            }
+        else:
+            pool.sms_mfa_config = None
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CognitoUserPoolResource:
+        # resource_name is UserPoolName, or a name the parser generated for us.
+        props = _properties(cloudformation_json)
+        pool = _backend(account_id, region_name).create_user_pool(resource_name, cls._config(props))
+        cls._apply_mfa(pool, props)
+        return cls(account_id, region_name, pool.id, cloudformation_json)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: CognitoUserPoolResource,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> CognitoUserPoolResource:
+        props = _properties(cloudformation_json)
+        old = original_resource.properties
+        if _changed(old, props, _POOL_REPLACE):
+            # Replacement, as in AWS: new pool first, then the old one goes.
+            # Caveat: moto does not re-resolve dependents whose template text
+            # did not change, so a client/group keeps pointing at the old pool.
+            new = cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+            if original_resource.update_replace_policy not in _RETAIN:
+                original_resource._delete_pool()
+            return new
+
+        backend = _backend(account_id, region_name)
+        config = cls._config(props)
+        # Schema is consumed by the pool constructor, not kept in its config;
+        # in place we can only add custom attributes, as AWS does.
+        schema = config.pop("Schema", None) or []
+        backend.update_user_pool(original_resource.pool_id, config)
+        pool = backend.describe_user_pool(original_resource.pool_id)
+        if "UserPoolName" in props:
+            pool.name = props["UserPoolName"]
+        known = {name.removeprefix("dev:") for name in pool.schema_attributes}
+        new_custom = [
+            attr
+            for attr in schema
+            if attr["Name"] not in CognitoIdpUserPoolAttribute.STANDARD_SCHEMA
+            and f"custom:{attr['Name']}" not in known
+        ]
+        if new_custom:
+            pool.add_custom_attributes(new_custom)
+        cls._apply_mfa(pool, props)
+        pool.last_modified_date = utcnow()
+
+        original_resource.properties = props
+        original_resource.deletion_policy = cloudformation_json.get("DeletionPolicy")
+        original_resource.update_replace_policy = cloudformation_json.get("UpdateReplacePolicy")
+        return original_resource
+
+    def _delete_pool(self) -> None:
+        try:
+            _backend(self.account_id, self.region_name).delete_user_pool(self.pool_id)
+        except ResourceNotFoundError:
+            pass  # already gone (deleted out of band): deletion is idempotent
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        # ResourceMap._delete_resource calls this first, for stack deletion and
+        # for resources dropped from the template by an update.
+        if self.deletion_policy in _RETAIN:
+            return
+        self._delete_pool()
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        # Fallback path of the parser (resource_name = physical id = pool id).
+        if cloudformation_json.get("DeletionPolicy") in _RETAIN or not resource_name:
+            return
+        try:
+            _backend(account_id, region_name).delete_user_pool(resource_name)
+        except ResourceNotFoundError:
+            pass
+
+
+class CognitoUserPoolClientResource(CloudFormationModel):
+    """AWS::Cognito::UserPoolClient. Ref is the client id."""
+
+    __module__ = _MOTO_MODULE
+
+    def __init__(
+        self,
+        account_id: str,
+        region_name: str,
+        pool_id: str,
+        client_id: str,
+        cloudformation_json: dict[str, Any],
+    ) -> None:
+        self.account_id = account_id
+        self.region_name = region_name
+        self.pool_id = pool_id
+        self.client_id = client_id
+        self.properties = _properties(cloudformation_json)
+        self.deletion_policy: str | None = cloudformation_json.get("DeletionPolicy")
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "ClientName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Cognito::UserPoolClient"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.client_id
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("ClientId", "ClientSecret", "Name")
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name == "ClientId":
+            return self.client_id
+        client = self._client()
+        if attribute_name == "Name":
+            return client.extended_config.get("ClientName") or ""
+        if attribute_name == "ClientSecret" and client.generate_secret:
+            return client.secret
+        raise UnformattedGetAttTemplateException()
+
+    def _client(self) -> CognitoIdpUserPoolClient:  # a method: see _pool
+        return _backend(self.account_id, self.region_name).describe_user_pool_client(
+            self.pool_id, self.client_id
+        )
+
+    @staticmethod
+    def _config(resource_name: str, props: dict[str, Any]) -> dict[str, Any]:
+        """CFN properties -> CreateUserPoolClient arguments (minus pool id, secret flag)."""
+        config = {k: v for k, v in props.items() if k not in _CLIENT_REPLACE}
+        config["ClientName"] = props.get("ClientName") or resource_name
+        _coerce(config, _CLIENT_INT, _CLIENT_BOOL)
+        return config
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CognitoUserPoolClientResource:
+        props = _properties(cloudformation_json)
+        pool_id = props["UserPoolId"]
+        client = _backend(account_id, region_name).create_user_pool_client(
+            pool_id,
+            _as_bool(props.get("GenerateSecret", False)),
+            cls._config(resource_name, props),
+        )
+        return cls(account_id, region_name, pool_id, client.id, cloudformation_json)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: CognitoUserPoolClientResource,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> CognitoUserPoolClientResource:
+        props = _properties(cloudformation_json)
+        if _changed(original_resource.properties, props, _CLIENT_REPLACE):
+            new = cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+            original_resource._delete_client()
+            return new
+
+        client = original_resource._client()
+        # UpdateUserPoolClient resets what it is not given; moto's merges, so
+        # start again from moto's defaults for a fresh client.
+        name = props.get("ClientName") or client.extended_config.get("ClientName")
+        fresh = CognitoIdpUserPoolClient(
+            client.user_pool_id, client.generate_secret, cls._config(name, props)
+        )
+        client.extended_config = fresh.extended_config
+        original_resource.properties = props
+        original_resource.deletion_policy = cloudformation_json.get("DeletionPolicy")
+        return original_resource
+
+    def _delete_client(self) -> None:
+        try:
+            _backend(self.account_id, self.region_name).delete_user_pool_client(
+                self.pool_id, self.client_id
+            )
+        except ResourceNotFoundError:
+            # The pool may already be gone: stack deletion visits resources in
+            # no particular order, and a deleted pool takes its clients along.
+            pass
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        if self.deletion_policy in _RETAIN:
+            return
+        self._delete_client()
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        # Fallback path: the raw template may hold a Ref for UserPoolId, so find
+        # the pool by the client id (unique across pools).
+        if cloudformation_json.get("DeletionPolicy") in _RETAIN:
+            return
+        for pool in _backend(account_id, region_name).user_pools.values():
+            pool.clients.pop(resource_name, None)
+
+
+class CognitoUserPoolGroupResource(CloudFormationModel):
+    """AWS::Cognito::UserPoolGroup. Ref is the group name."""
+
+    __module__ = _MOTO_MODULE
+
+    def __init__(
+        self,
+        account_id: str,
+        region_name: str,
+        pool_id: str,
+        group_name: str,
+        cloudformation_json: dict[str, Any],
+    ) -> None:
+        self.account_id = account_id
+        self.region_name = region_name
+        self.pool_id = pool_id
+        self.group_name = group_name
+        self.properties = _properties(cloudformation_json)
+        self.deletion_policy: str | None = cloudformation_json.get("DeletionPolicy")
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "GroupName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Cognito::UserPoolGroup"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.group_name
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False  # AWS documents no Fn::GetAtt attributes for groups
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        raise UnformattedGetAttTemplateException()
+
+    @staticmethod
+    def _precedence(props: dict[str, Any]) -> int | None:
+        value = props.get("Precedence")
+        return None if value is None else int(value)
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CognitoUserPoolGroupResource:
+        props = _properties(cloudformation_json)
+        pool_id = props["UserPoolId"]
+        group = _backend(account_id, region_name).create_group(
+            pool_id,
+            resource_name,
+            props.get("Description"),
+            props.get("RoleArn"),
+            cls._precedence(props),
+        )
+        return cls(account_id, region_name, pool_id, group.group_name, cloudformation_json)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: CognitoUserPoolGroupResource,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> CognitoUserPoolGroupResource:
+        props = _properties(cloudformation_json)
+        if _changed(original_resource.properties, props, _GROUP_REPLACE):
+            new = cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+            original_resource._delete_group()
+            return new
+
+        group = _backend(account_id, region_name).get_group(
+            original_resource.pool_id, original_resource.group_name
+        )
+        # Set fields directly: moto's update_group cannot clear a field (None = keep).
+        group.description = props.get("Description") or ""
+        group.role_arn = props.get("RoleArn")
+        group.precedence = cls._precedence(props)
+        group.last_modified_date = utcnow()
+        original_resource.properties = props
+        original_resource.deletion_policy = cloudformation_json.get("DeletionPolicy")
+        return original_resource
+
+    def _delete_group(self) -> None:
+        try:
+            _backend(self.account_id, self.region_name).delete_group(self.pool_id, self.group_name)
+        except ResourceNotFoundError:
+            pass  # pool already deleted (see the client's _delete_client)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        if self.deletion_policy in _RETAIN:
+            return
+        self._delete_group()
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        # Fallback path: only reachable with a literal pool id in the template.
+        pool_id = _properties(cloudformation_json).get("UserPoolId")
+        if cloudformation_json.get("DeletionPolicy") in _RETAIN:
+            return
+        if not isinstance(pool_id, str):
+            return
+        try:
+            _backend(account_id, region_name).delete_group(pool_id, resource_name)
+        except ResourceNotFoundError:
+            pass
+
+
+MODELS: tuple[type[CloudFormationModel], ...] = (
+    CognitoUserPoolResource,
+    CognitoUserPoolClientResource,
+    CognitoUserPoolGroupResource,
+)
+
+
+def _register() -> None:
+    """Make moto's CloudFormation parser see the models above.
+
+    moto 5.x has no registry to add to: parsing.get_model_list() is
+    ``CloudFormationModel.__subclasses__()``, and get_model_map() /
+    get_name_type_map() are dicts built from that list. Defining the classes
+    is therefore the registration, with two conditions this module meets:
+    - they must subclass CloudFormationModel *directly*: __subclasses__() does
+      not recurse, so a shared intermediate base class would hide them;
+    - the three functions are @lru_cache'd, so if anything called them before
+      this import, the cached lists lack our classes: clear them.
+    If moto ever ships its own AWS::Cognito types, ours still win: they are
+    later in __subclasses__() order and the map keeps the last one per type.
+    """
+    for cached in (
+        parsing.get_model_list,
+        parsing.get_model_map,
+        parsing.get_name_type_map,
+    ):
+        cached.cache_clear()
+    model_map = parsing.get_model_map()
+    for model in MODELS:
+        # Fail loudly at import if a moto upgrade changed the mechanism.
+        if model_map.get(model.cloudformation_type()) is not model:
+            raise RuntimeError(
+                f"moto did not pick up {model.cloudformation_type()}: "
+                "its CloudFormation model registration has changed"
+            )
+
+
+_register()

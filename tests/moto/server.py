@@ -1,0 +1,54 @@
+"""Run moto's server with the Cognito CloudFormation plugin, on loopback only.
+
+Usage: server.py [--port N] [--host 127.0.0.1] [--pid-file PATH]
+Port defaults to $MOTO_PORT, else 5055. Runs in the foreground; SIGTERM or
+SIGINT stops it with exit status 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+# The plugin sits beside this file; make it importable however we are started.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from moto import server as moto_server  # noqa: E402
+
+import cognito_cfn  # noqa: E402,F401  (import = registration, before any request)
+
+DEFAULT_PORT = 5055
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("MOTO_PORT", DEFAULT_PORT)))
+    # Loopback by default: an emulator that accepts any credentials must not
+    # be reachable from other hosts.
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--pid-file", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if not 0 < args.port < 65536:
+        # Checked here: the socket layer would silently wrap it (99999 -> 34463).
+        parser.error(f"port out of range: {args.port}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.pid_file:
+        # Written by the server itself, so the recorded pid is this process
+        # however the caller wrapped it (setsid, nohup, ...).
+        args.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        args.pid_file.write_text(f"{os.getpid()}\n")
+    # moto's own entry point: werkzeug's threaded server in this (main)
+    # thread, with SIGTERM/SIGINT handlers that exit 0. The host is passed
+    # explicitly rather than relying on moto's default, which has differed
+    # between entry points (ThreadedMotoServer binds 0.0.0.0).
+    moto_server.main(["--host", args.host, "--port", str(args.port)])
+
+
+if __name__ == "__main__":
+    main()
