@@ -65,7 +65,7 @@ pub struct AppUserSpec {
     /// Further user attributes: standard ones (`given_name`, `locale`, ...) or
     /// `custom:<name>` attributes declared in the pool's schema.
     #[serde(default)]
-    #[schemars(length(max = 50))]
+    #[schemars(extend("maxProperties" = 50), inner(length(max = 2048)))]
     #[x_kube(validation = Rule::new(attribute_names_rule())
         .message("attribute names must be standard Cognito attributes other than email, email_verified and sub, or custom:<name>"))]
     pub attributes: BTreeMap<String, String>,

@@ -105,7 +105,7 @@ pub struct UserPoolSpec {
 
     /// Tags put on the stack and the pool.
     #[serde(default)]
-    #[schemars(length(max = 40))]
+    #[schemars(extend("maxProperties" = 40), inner(length(max = 256)))]
     pub tags: BTreeMap<String, String>,
 }
 
@@ -180,11 +180,12 @@ fn default_true() -> bool {
 /// Multi-factor authentication settings.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.mode == 'OFF' || self.softwareToken")
-    .message("mode OPTIONAL or ON needs softwareToken: true (SMS MFA is not supported)")
+#[x_kube(validation = Rule::new("self.mode == 'Disabled' || self.softwareToken")
+    .message("mode Optional or Required needs softwareToken: true (SMS MFA is not supported)")
     .field_path(".softwareToken"))]
 pub struct Mfa {
-    /// `OFF` (default), `OPTIONAL` (users may enrol) or `ON` (required for every user).
+    /// `Disabled` (default; Cognito's `OFF`), `Optional` (users may enrol; `OPTIONAL`) or
+    /// `Required` (for every user; `ON`). Not `OFF`/`ON`, which YAML reads as booleans.
     #[serde(default)]
     pub mode: MfaMode,
 
@@ -196,20 +197,19 @@ pub struct Mfa {
 impl Default for Mfa {
     fn default() -> Self {
         Self {
-            mode: MfaMode::Off,
+            mode: MfaMode::Disabled,
             software_token: true,
         }
     }
 }
 
-/// Cognito's `MfaConfiguration`.
+/// Cognito's `MfaConfiguration`, in words YAML cannot mistake for booleans.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[serde(rename_all = "UPPERCASE")]
 pub enum MfaMode {
     #[default]
-    Off,
+    Disabled,
     Optional,
-    On,
+    Required,
 }
 
 /// A custom attribute of the pool.
@@ -318,7 +318,7 @@ pub struct AppClient {
     /// Authentication flows the client allows. Defaults to admin password, user password,
     /// SRP and refresh-token flows.
     #[serde(default = "default_auth_flows")]
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 6))]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub explicit_auth_flows: Vec<AuthFlow>,
 
@@ -398,7 +398,7 @@ pub struct Triggers {
 
     /// Triggers sent to the function (default: all of them, as the seed wires them).
     #[serde(default = "TriggerEvent::all")]
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 10))]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub events: Vec<TriggerEvent>,
 }

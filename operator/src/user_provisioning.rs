@@ -1,0 +1,104 @@
+//! Creating a Cognito user whose password is permanent from the start: the one code path
+//! shared by the AppUser controller and webhook-api's sign-up.
+//!
+//! `AdminCreateUser` with `MessageAction=SUPPRESS` (no invitation email) and the password as
+//! the temporary one, so Cognito checks it against the pool policy before the user exists;
+//! then `AdminSetUserPassword Permanent=true`, which moves the user from
+//! `FORCE_CHANGE_PASSWORD` to `CONFIRMED`. The user never sees a temporary password.
+
+use aws_sdk_cognitoidentityprovider::{
+    Client,
+    error::{ProvideErrorMetadata, SdkError},
+    types::{AttributeType, MessageActionType},
+};
+
+/// Why provisioning a user failed. Messages carry Cognito's words, never the password.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error("a user named {0} already exists")]
+    UserExists(String),
+    #[error("the password does not meet the pool's policy: {0}")]
+    InvalidPassword(String),
+    #[error("Cognito rejected a parameter: {0}")]
+    InvalidParameter(String),
+    #[error("Cognito throttled the request: {0}")]
+    Throttled(String),
+    #[error("the user pool does not exist: {0}")]
+    PoolNotFound(String),
+    #[error("{operation} failed: {message}")]
+    Cognito {
+        operation: &'static str,
+        code: String,
+        message: String,
+    },
+}
+
+impl ProvisionError {
+    fn from_sdk<E: ProvideErrorMetadata + std::error::Error + 'static>(
+        operation: &'static str,
+        username: &str,
+        error: SdkError<E>,
+    ) -> Self {
+        let code = error.code().unwrap_or("Unknown").to_owned();
+        let message = error.message().map(str::to_owned).unwrap_or_else(|| {
+            aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(&error).to_string()
+        });
+        match code.as_str() {
+            "UsernameExistsException" => Self::UserExists(username.to_owned()),
+            "InvalidPasswordException" => Self::InvalidPassword(message),
+            "InvalidParameterException" => Self::InvalidParameter(message),
+            "TooManyRequestsException" => Self::Throttled(message),
+            "ResourceNotFoundException" => Self::PoolNotFound(message),
+            _ => Self::Cognito {
+                operation,
+                code,
+                message,
+            },
+        }
+    }
+}
+
+/// Creates `username` with `attributes` and makes `password` its permanent password.
+pub async fn create_user(
+    cognito: &Client,
+    user_pool_id: &str,
+    username: &str,
+    attributes: Vec<AttributeType>,
+    password: &str,
+) -> Result<aws_sdk_cognitoidentityprovider::types::UserType, ProvisionError> {
+    let created = cognito
+        .admin_create_user()
+        .user_pool_id(user_pool_id)
+        .username(username)
+        .set_user_attributes(Some(attributes))
+        .temporary_password(password)
+        .message_action(MessageActionType::Suppress)
+        .send()
+        .await
+        .map_err(|e| ProvisionError::from_sdk("AdminCreateUser", username, e))?;
+    set_permanent_password(cognito, user_pool_id, username, password).await?;
+    created.user.ok_or_else(|| ProvisionError::Cognito {
+        operation: "AdminCreateUser",
+        code: "MissingUser".to_owned(),
+        message: "the response carried no user".to_owned(),
+    })
+}
+
+/// Sets `password` as the permanent password of an existing user.
+pub async fn set_permanent_password(
+    cognito: &Client,
+    user_pool_id: &str,
+    username: &str,
+    password: &str,
+) -> Result<(), ProvisionError> {
+    cognito
+        .admin_set_user_password()
+        .user_pool_id(user_pool_id)
+        .username(username)
+        .password(password)
+        .permanent(true)
+        .send()
+        .await
+        .map_err(|e| ProvisionError::from_sdk("AdminSetUserPassword", username, e))?;
+    Ok(())
+}
