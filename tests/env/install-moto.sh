@@ -9,8 +9,9 @@
 # Env: COGNITO_OPERATOR_CACHE (default: <repo>/.cache), PYTHON (default: python3).
 set -euo pipefail
 
-REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-CACHE="${COGNITO_OPERATOR_CACHE:-$REPO_ROOT/.cache}"
+# shellcheck source=tests/env/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+CACHE="$CACHE_DIR"
 REQUIREMENTS="$REPO_ROOT/tests/moto/requirements.txt"
 PYTHON="${PYTHON:-python3}"
 

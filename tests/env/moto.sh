@@ -13,11 +13,11 @@
 # State: $CACHE/run/moto/moto.pid and moto.log.
 set -euo pipefail
 
-REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-CACHE="${COGNITO_OPERATOR_CACHE:-$REPO_ROOT/.cache}"
-RUN_DIR="$CACHE/run/moto"
-PID_FILE="$RUN_DIR/moto.pid"
-LOG_FILE="$RUN_DIR/moto.log"
+# shellcheck source=tests/env/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+MOTO_DIR="$RUN_DIR/moto"
+PID_FILE="$MOTO_DIR/moto.pid"
+LOG_FILE="$MOTO_DIR/moto.log"
 SERVER="$REPO_ROOT/tests/moto/server.py"
 PORT="${MOTO_PORT:-5055}"
 ENDPOINT="http://127.0.0.1:$PORT"
@@ -67,7 +67,7 @@ cmd_start() {
 
   local venv
   venv="$("$REPO_ROOT/tests/env/install-moto.sh" | tail -n 1)"
-  mkdir -p "$RUN_DIR"
+  mkdir -p "$MOTO_DIR"
   rm -f "$PID_FILE"
   log "starting on $ENDPOINT (log: $LOG_FILE)"
   echo "=== moto.sh start $(date -u +%FT%TZ) port $PORT" >>"$LOG_FILE"

@@ -1,0 +1,14 @@
+//! End-to-end test harness: a real kube-apiserver (with etcd and kube-controller-manager)
+//! and the moto AWS emulator, both on loopback, started once and shared by all tests.
+//!
+//! Tests get their own namespace ([`TestNamespace`]), the real `kubectl` ([`kubectl`]), a
+//! kube [`kube::Client`] and an AWS SDK config pointing at the emulator ([`aws_config`]).
+#![forbid(unsafe_code)]
+
+mod environment;
+mod kubectl;
+mod namespace;
+
+pub use environment::{Environment, aws_config, environment, kube_client};
+pub use kubectl::{KubectlOutput, kubectl, kubectl_with_stdin};
+pub use namespace::TestNamespace;

@@ -1,0 +1,37 @@
+//! One fresh, labelled namespace per test.
+
+use crate::kubectl;
+
+/// Label put on every namespace the harness creates, so leftovers are easy to find.
+pub const TEST_LABEL: &str = "cognito.kubeauth.dev/e2e";
+
+/// A namespace that exists for one test and is deleted (without waiting) when dropped.
+pub struct TestNamespace {
+    name: String,
+}
+
+impl TestNamespace {
+    /// Creates `e2e-<prefix>-<random>`.
+    pub fn create(prefix: &str) -> Self {
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let name = format!("e2e-{prefix}-{}", &suffix[..8]);
+        kubectl(&["create", "namespace", &name])
+            .run()
+            .expect_success("create namespace");
+        kubectl(&["label", "namespace", &name, &format!("{TEST_LABEL}=true")])
+            .run()
+            .expect_success("label namespace");
+        Self { name }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        // Best effort: the namespace controller removes the contents in the background.
+        let _ = kubectl(&["delete", "namespace", &self.name, "--wait=false"]).run();
+    }
+}

@@ -1,0 +1,266 @@
+//! The CRDs on a real kube-apiserver: valid objects are stored with their defaults and
+//! printer columns; invalid ones are refused at admission with a message naming the field.
+
+use cognito_operator_tests::{TestNamespace, kubectl, kubectl_with_stdin};
+
+const VALID_POOL: &str = r#"
+apiVersion: cognito.kubeauth.dev/v1alpha1
+kind: UserPool
+metadata:
+  name: shop
+spec:
+  region: us-east-1
+  groups:
+    - name: admins
+      precedence: 1
+  schema:
+    - name: tier
+      attributeDataType: String
+      stringConstraints: {minLength: 1, maxLength: 16}
+"#;
+
+const VALID_USER: &str = r#"
+apiVersion: cognito.kubeauth.dev/v1alpha1
+kind: AppUser
+metadata:
+  name: alice
+spec:
+  userPoolRef: {name: shop}
+  email: alice@example.com
+  passwordSecretRef: {name: alice-password}
+  attributes:
+    given_name: Alice
+    custom:tier: gold
+  groups: [admins]
+"#;
+
+fn apply(namespace: &TestNamespace, manifest: &str) -> cognito_operator_tests::KubectlOutput {
+    kubectl_with_stdin(&["apply", "-n", namespace.name(), "-f", "-"], manifest).run()
+}
+
+#[test]
+fn valid_objects_are_stored_with_defaults_and_printer_columns() {
+    let ns = TestNamespace::create("crd-valid");
+    apply(&ns, VALID_POOL).expect_success("apply UserPool");
+    apply(&ns, VALID_USER).expect_success("apply AppUser");
+
+    let table = kubectl(&["get", "cup,cau", "-n", ns.name()])
+        .run()
+        .expect_success("get cup,cau");
+    for header in [
+        "READY",
+        "POOL ID",
+        "STACK STATUS",
+        "EMAIL",
+        "POOL",
+        "USER STATUS",
+        "AGE",
+    ] {
+        assert!(
+            table.contains(header),
+            "missing column {header} in:\n{table}"
+        );
+    }
+    assert!(table.contains("alice@example.com"), "{table}");
+
+    let pool = kubectl(&["get", "userpool", "shop", "-n", ns.name(), "-o", "json"])
+        .run()
+        .expect_success("get pool");
+    let pool: serde_json::Value = serde_json::from_str(&pool).expect("pool JSON");
+    let spec = &pool["spec"];
+    assert_eq!(spec["usernameAttributes"], serde_json::json!(["email"]));
+    assert_eq!(spec["usernameCaseSensitive"], false);
+    assert_eq!(spec["deletionPolicy"], "Retain");
+    assert_eq!(spec["allowReplacement"], false);
+    assert_eq!(spec["passwordPolicy"]["minimumLength"], 8);
+
+    let user = kubectl(&["get", "appuser", "alice", "-n", ns.name(), "-o", "json"])
+        .run()
+        .expect_success("get user");
+    let user: serde_json::Value = serde_json::from_str(&user).expect("user JSON");
+    assert_eq!(user["spec"]["passwordSecretRef"]["key"], "password");
+    assert_eq!(user["spec"]["emailVerified"], true);
+    assert_eq!(user["spec"]["enabled"], true);
+    assert_eq!(user["spec"]["deletionPolicy"], "Delete");
+
+    let explained = kubectl(&["explain", "userpool.spec.passwordPolicy.minimumLength"])
+        .run()
+        .expect_success("explain");
+    assert!(explained.contains("Minimum password length"), "{explained}");
+}
+
+/// Each case: what it breaks, the manifest, and text the API server's refusal must contain.
+const INVALID: &[(&str, &str, &str)] = &[
+    (
+        "email format",
+        "kind: AppUser\nspec: {userPoolRef: {name: p}, email: not-an-email, passwordSecretRef: {name: s}}",
+        "spec.email",
+    ),
+    (
+        "missing userPoolRef",
+        "kind: AppUser\nspec: {email: a@example.com, passwordSecretRef: {name: s}}",
+        "spec.userPoolRef",
+    ),
+    (
+        "missing passwordSecretRef",
+        "kind: AppUser\nspec: {userPoolRef: {name: p}, email: a@example.com}",
+        "spec.passwordSecretRef",
+    ),
+    (
+        "unknown attribute",
+        "kind: AppUser\nspec: {userPoolRef: {name: p}, email: a@example.com, passwordSecretRef: {name: s}, attributes: {email_verified: 'false'}}",
+        "spec.attributes",
+    ),
+    (
+        "deletionPolicy enum",
+        "kind: AppUser\nspec: {userPoolRef: {name: p}, email: a@example.com, passwordSecretRef: {name: s}, deletionPolicy: Orphan}",
+        "spec.deletionPolicy",
+    ),
+    (
+        "password too short",
+        "kind: UserPool\nspec: {passwordPolicy: {minimumLength: 5}}",
+        "spec.passwordPolicy.minimumLength",
+    ),
+    (
+        "password too long",
+        "kind: UserPool\nspec: {passwordPolicy: {minimumLength: 100}}",
+        "spec.passwordPolicy.minimumLength",
+    ),
+    (
+        "mfa enum",
+        "kind: UserPool\nspec: {mfa: {mode: SOMETIMES}}",
+        "spec.mfa.mode",
+    ),
+    (
+        "mfa without software token",
+        "kind: UserPool\nspec: {mfa: {mode: Required, softwareToken: false}}",
+        "spec.mfa.softwareToken",
+    ),
+    (
+        "access token validity",
+        "kind: UserPool\nspec: {clients: [{name: web, accessTokenValidityMinutes: 2}]}",
+        "accessTokenValidityMinutes",
+    ),
+    (
+        "refresh flow missing",
+        "kind: UserPool\nspec: {clients: [{name: web, explicitAuthFlows: [ALLOW_USER_SRP_AUTH]}]}",
+        "explicitAuthFlows",
+    ),
+    (
+        "username attribute enum",
+        "kind: UserPool\nspec: {usernameAttributes: [nickname]}",
+        "spec.usernameAttributes",
+    ),
+    (
+        "delete with deletion protection",
+        "kind: UserPool\nspec: {deletionPolicy: Delete, deletionProtection: true}",
+        "spec.deletionProtection",
+    ),
+    (
+        "string constraints on a number",
+        "kind: UserPool\nspec: {schema: [{name: age, attributeDataType: Number, stringConstraints: {maxLength: 3}}]}",
+        "stringConstraints",
+    ),
+    (
+        "duplicate group",
+        "kind: UserPool\nspec: {groups: [{name: a}, {name: a}]}",
+        "spec.groups",
+    ),
+    (
+        "region format",
+        "kind: UserPool\nspec: {region: Mars}",
+        "spec.region",
+    ),
+    (
+        "trigger ARN",
+        "kind: UserPool\nspec: {triggers: {lambdaArn: not-an-arn}}",
+        "spec.triggers.lambdaArn",
+    ),
+];
+
+#[test]
+fn invalid_objects_are_rejected_naming_the_field() {
+    let ns = TestNamespace::create("crd-invalid");
+    let mut failures = Vec::new();
+    for (case, body, field) in INVALID {
+        let manifest =
+            format!("apiVersion: cognito.kubeauth.dev/v1alpha1\nmetadata: {{name: bad}}\n{body}\n");
+        let output = apply(&ns, &manifest);
+        if output.success {
+            failures.push(format!("{case}: accepted"));
+        } else if !output.stderr.contains(field) {
+            failures.push(format!(
+                "{case}: message does not name {field}: {}",
+                output.stderr
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Each case: the object as created, the changed object, and text the refusal must contain.
+const IMMUTABLE: &[(&str, &str, &str, &str)] = &[
+    (
+        "email",
+        VALID_USER,
+        "email: alice@example.com",
+        "email: bob@example.com",
+    ),
+    (
+        "userPoolRef",
+        VALID_USER,
+        "userPoolRef: {name: shop}",
+        "userPoolRef: {name: other}",
+    ),
+    (
+        "usernameAttributes",
+        VALID_POOL,
+        "region: us-east-1",
+        "region: us-east-1\n  usernameAttributes: [phone_number]",
+    ),
+    (
+        "usernameCaseSensitive",
+        VALID_POOL,
+        "region: us-east-1",
+        "region: us-east-1\n  usernameCaseSensitive: true",
+    ),
+];
+
+#[test]
+fn create_only_fields_cannot_change() {
+    let ns = TestNamespace::create("crd-immutable");
+    for (field, manifest, from, to) in IMMUTABLE {
+        apply(&ns, manifest).expect_success("create");
+        let refusal = apply(&ns, &manifest.replace(from, to)).expect_failure(field);
+        assert!(
+            refusal.contains(field)
+                && (refusal.contains("immutable") || refusal.contains("cannot change")),
+            "{field}: {refusal}"
+        );
+    }
+}
+
+#[test]
+fn allow_replacement_unlocks_username_attributes() {
+    let ns = TestNamespace::create("crd-replace");
+    apply(&ns, VALID_POOL).expect_success("create");
+    let replaced = VALID_POOL.replace(
+        "region: us-east-1",
+        "region: us-east-1\n  allowReplacement: true\n  usernameAttributes: [phone_number]",
+    );
+    apply(&ns, &replaced).expect_success("change with allowReplacement");
+}
+
+#[test]
+fn client_generate_secret_cannot_change() {
+    let ns = TestNamespace::create("crd-secret");
+    let pool = |secret: bool| {
+        format!(
+            "apiVersion: cognito.kubeauth.dev/v1alpha1\nkind: UserPool\nmetadata: {{name: p}}\n\
+             spec: {{clients: [{{name: web, generateSecret: {secret}}}]}}\n"
+        )
+    };
+    apply(&ns, &pool(false)).expect_success("create");
+    let refusal = apply(&ns, &pool(true)).expect_failure("flip generateSecret");
+    assert!(refusal.contains("generateSecret"), "{refusal}");
+}
