@@ -1,6 +1,18 @@
-use std::path::PathBuf;
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use cognito_operator::{
+    context::{Context, Settings},
+    crd::UserPool,
+    http::{self, Readiness},
+    leadership::LeaderElector,
+    metrics::Metrics,
+    telemetry::{self, LogFormat},
+    userpool_controller,
+};
+use kube::{Api, api::ListParams};
+use tokio_util::sync::CancellationToken;
 
 /// Kubernetes operator for AWS Cognito user pools and users.
 #[derive(Parser)]
@@ -12,6 +24,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the controllers.
+    Run(RunArgs),
     /// Write the CustomResourceDefinitions as YAML files.
     Crdgen {
         /// Folder that receives userpools.yaml and appusers.yaml.
@@ -20,8 +34,133 @@ enum Command {
     },
 }
 
-fn main() -> anyhow::Result<()> {
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Address of the /healthz, /readyz and /metrics server.
+    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    metrics_addr: SocketAddr,
+    /// Seconds between checks of a healthy object against AWS.
+    #[arg(long, env = "RESYNC_INTERVAL_SECONDS", default_value_t = 600)]
+    resync_interval_seconds: u64,
+    /// Log format: json (for clusters) or text.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
+    log_format: LogFormat,
+    /// Run only while holding a Lease, so several replicas can run safely.
+    #[arg(long, env = "LEADER_ELECTION")]
+    leader_election: bool,
+    /// Namespace of the leader-election Lease.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    lease_namespace: String,
+    /// Watch only this namespace instead of the whole cluster.
+    #[arg(long, env = "WATCH_NAMESPACE")]
+    watch_namespace: Option<String>,
+    /// Name of the leader-election Lease.
+    #[arg(long, env = "LEASE_NAME", default_value = "cognito-operator-leader")]
+    lease_name: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Crdgen { out_dir } => cognito_operator::crdgen::write(&out_dir),
+        Command::Run(args) => run(args).await,
     }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    telemetry::init(args.log_format);
+    // kube and the AWS SDK pull in different rustls backends: pick one for the process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = kube::Client::try_default()
+        .await
+        .context("connecting to Kubernetes (in-cluster config or KUBECONFIG)")?;
+    let pools: Api<UserPool> = match &args.watch_namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    pools.list(&ListParams::default().limit(1)).await.context(
+        "listing UserPools failed; are the CRDs installed? kubectl apply --server-side -f crds/",
+    )?;
+
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        // Throttling is expected at scale: retry it with the SDK's backoff a few times,
+        // then let the controller's own backoff take over.
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(4))
+        .load()
+        .await;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = Metrics::new(&mut registry);
+    let readiness = Readiness::new();
+    let shutdown = CancellationToken::new();
+
+    let server = tokio::spawn(http::serve(
+        args.metrics_addr,
+        http::router(Arc::new(registry), readiness.clone()),
+        shutdown.clone().cancelled_owned(),
+    ));
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+
+    let ctx = Context::new(
+        client.clone(),
+        aws,
+        metrics,
+        Settings {
+            resync_interval: Duration::from_secs(args.resync_interval_seconds),
+        },
+    );
+    readiness.set_ready(true);
+
+    if args.leader_election {
+        let identity = std::env::var("POD_NAME")
+            .unwrap_or_else(|_| format!("cognito-operator-{}", std::process::id()));
+        let elector = LeaderElector::new(
+            client,
+            &args.lease_namespace,
+            &args.lease_name,
+            identity,
+            Duration::from_secs(15),
+        );
+        let leadership = tokio::select! {
+            leadership = elector.acquire() => leadership.context("acquiring the leader Lease")?,
+            () = shutdown.cancelled() => return Ok(()),
+        };
+        tracing::info!("leading: starting controllers");
+        tokio::select! {
+            () = userpool_controller::run(ctx, args.watch_namespace.as_deref(), shutdown.clone().cancelled_owned()) => {}
+            () = leadership.lost() => {
+                // Another replica may already be reconciling: stop at once.
+                anyhow::bail!("lost the leader Lease");
+            }
+        }
+        leadership.release().await;
+    } else {
+        userpool_controller::run(
+            ctx,
+            args.watch_namespace.as_deref(),
+            shutdown.clone().cancelled_owned(),
+        )
+        .await;
+    }
+    shutdown.cancel();
+    server.await.context("metrics server task")??;
+    Ok(())
+}
+
+/// Cancels `shutdown` on Ctrl-C or SIGTERM (what Kubernetes sends on pod deletion).
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the operator");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
 }

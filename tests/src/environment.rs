@@ -30,6 +30,8 @@ static ENVIRONMENT: OnceLock<Environment> = OnceLock::new();
 /// running control plane and emulator are reused).
 pub fn environment() -> &'static Environment {
     ENVIRONMENT.get_or_init(|| {
+        // kube and the AWS SDK pull in different rustls backends: pick one for the process.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let repo_root = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .expect("tests crate lives inside the repository")

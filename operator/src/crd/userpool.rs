@@ -306,8 +306,9 @@ pub struct Group {
     .message("explicitAuthFlows must include ALLOW_REFRESH_TOKEN_AUTH (Cognito requires it)")
     .field_path(".explicitAuthFlows"))]
 pub struct AppClient {
-    /// Client name, unique within the pool.
-    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[\w\s+=,.@-]+$"))]
+    /// Client name, unique within the pool: letters, digits, `-`, `_` and `.` (it also
+    /// names the client's keys in the connection Secret).
+    #[schemars(regex(pattern = r"^[A-Za-z0-9][-._A-Za-z0-9]{0,127}$"))]
     pub name: String,
 
     /// Whether the client has a secret (default false: a public client, as in the seed).
@@ -484,6 +485,18 @@ pub struct UserPoolStatus {
 
     /// Secret holding the connection details (pool id, client ids, issuer).
     pub connection_secret_name: Option<String>,
+
+    /// Hash of the CloudFormation template last sent to the stack; an unchanged hash
+    /// means no CloudFormation write.
+    pub applied_template_hash: Option<String>,
+
+    /// Create-only settings of the last successfully applied spec (JSON), compared with
+    /// the spec before every update to refuse changes Cognito cannot make in place.
+    pub applied_create_only: Option<String>,
+
+    /// How many times the pool was replaced (`allowReplacement`); part of the pool's
+    /// logical id in the template.
+    pub pool_revision: Option<u32>,
 }
 
 /// An app client's id.

@@ -1,0 +1,125 @@
+//! Status conditions following Kubernetes API conventions, and the reasons the
+//! controllers set.
+
+use k8s_openapi::{
+    apimachinery::pkg::apis::meta::v1::{Condition, Time},
+    jiff::Timestamp,
+};
+
+/// Condition types.
+pub const READY: &str = "Ready";
+pub const SYNCED: &str = "Synced";
+
+/// Every reason a controller sets, in one place so docs and tests can list them.
+pub mod reasons {
+    /// The stack is being created.
+    pub const CREATING: &str = "Creating";
+    /// The stack is being updated.
+    pub const UPDATING: &str = "Updating";
+    /// The stack matches the spec and the pool is usable.
+    pub const AVAILABLE: &str = "Available";
+    /// The stack matches the spec.
+    pub const IN_SYNC: &str = "InSync";
+    /// A change to a create-only property was refused (needs `allowReplacement`).
+    pub const CREATE_ONLY_CHANGE: &str = "CreateOnlyChangeRefused";
+    /// A stack of that name belongs to another object.
+    pub const STACK_OWNED_ELSEWHERE: &str = "StackOwnedByAnotherObject";
+    /// A stack of that name exists without our tags and adoption was not requested.
+    pub const STACK_NOT_ADOPTED: &str = "StackExistsNotAdopted";
+    /// Stack creation failed; fix the spec to retry.
+    pub const CREATE_FAILED: &str = "StackCreateFailed";
+    /// A stack update failed and was rolled back; the pool keeps its previous settings.
+    pub const UPDATE_FAILED: &str = "StackUpdateFailed";
+    /// The stack is in a state the operator cannot repair by itself.
+    pub const STACK_BROKEN: &str = "StackNeedsAttention";
+    /// A failed create is being cleaned up before the stack is created again.
+    pub const RECREATING: &str = "Recreating";
+    /// The stack is being deleted.
+    pub const DELETING: &str = "Deleting";
+    /// An AWS or Kubernetes call failed; the operator retries with backoff.
+    pub const RECONCILE_ERROR: &str = "ReconcileError";
+}
+
+/// A condition stamped with the object's generation.
+pub fn condition(
+    type_: &str,
+    ok: bool,
+    reason: &str,
+    message: impl Into<String>,
+    generation: Option<i64>,
+) -> Condition {
+    Condition {
+        type_: type_.to_owned(),
+        status: if ok { "True" } else { "False" }.to_owned(),
+        reason: reason.to_owned(),
+        message: message.into(),
+        observed_generation: generation,
+        last_transition_time: Time(Timestamp::now()),
+    }
+}
+
+/// Merges `new` into `existing`, keeping `lastTransitionTime` when the status is unchanged.
+pub fn merge(existing: &[Condition], new: Vec<Condition>) -> Vec<Condition> {
+    let mut merged: Vec<Condition> = existing
+        .iter()
+        .filter(|c| !new.iter().any(|n| n.type_ == c.type_))
+        .cloned()
+        .collect();
+    for mut condition in new {
+        if let Some(old) = existing.iter().find(|c| c.type_ == condition.type_)
+            && old.status == condition.status
+        {
+            condition.last_transition_time = old.last_transition_time.clone();
+        }
+        merged.push(condition);
+    }
+    merged.sort_by(|a, b| a.type_.cmp(&b.type_));
+    merged
+}
+
+/// The status of condition `type_`, if set.
+pub fn is_true(conditions: &[Condition], type_: &str) -> bool {
+    conditions
+        .iter()
+        .any(|c| c.type_ == type_ && c.status == "True")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_keeps_transition_time_of_unchanged_status() {
+        let mut old = condition(READY, true, reasons::AVAILABLE, "", Some(1));
+        old.last_transition_time = Time(Timestamp::UNIX_EPOCH);
+        let merged = merge(
+            &[old.clone()],
+            vec![
+                condition(READY, true, reasons::AVAILABLE, "still", Some(2)),
+                condition(SYNCED, false, reasons::UPDATING, "", Some(2)),
+            ],
+        );
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged[0].last_transition_time, old.last_transition_time);
+        assert_eq!(merged[0].observed_generation, Some(2));
+        assert!(is_true(&merged, READY));
+        assert!(!is_true(&merged, SYNCED));
+    }
+
+    #[test]
+    fn merge_moves_transition_time_when_status_flips() {
+        let mut old = condition(READY, true, reasons::AVAILABLE, "", Some(1));
+        old.last_transition_time = Time(Timestamp::UNIX_EPOCH);
+        let merged = merge(
+            &[old.clone()],
+            vec![condition(
+                READY,
+                false,
+                reasons::CREATE_FAILED,
+                "x",
+                Some(2),
+            )],
+        );
+        assert_ne!(merged[0].last_transition_time, old.last_transition_time);
+    }
+}

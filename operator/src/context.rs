@@ -1,0 +1,127 @@
+//! What every reconcile shares: clients, the Event recorder, metrics and settings.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use aws_config::{Region, SdkConfig};
+use kube::runtime::events::{Recorder, Reporter};
+
+use crate::{aws_metrics::with_call_metrics, metrics::Metrics};
+
+/// Settings that shape reconciles.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How often a healthy object is checked against AWS anyway.
+    pub resync_interval: Duration,
+}
+
+/// The CloudFormation and Cognito clients of one region.
+#[derive(Clone)]
+pub struct RegionalClients {
+    pub cloudformation: aws_sdk_cloudformation::Client,
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
+}
+
+/// Shared by all reconciles.
+pub struct Context {
+    pub client: kube::Client,
+    pub recorder: Recorder,
+    pub metrics: Metrics,
+    pub settings: Settings,
+    aws: SdkConfig,
+    regions: Mutex<HashMap<String, RegionalClients>>,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    pub fn new(
+        client: kube::Client,
+        aws: SdkConfig,
+        metrics: Metrics,
+        settings: Settings,
+    ) -> Arc<Self> {
+        let reporter = Reporter {
+            controller: "cognito-operator".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Arc::new(Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            metrics,
+            settings,
+            aws,
+            regions: Mutex::default(),
+            failures: Mutex::default(),
+        })
+    }
+
+    /// The operator's own region, used when a spec names none.
+    pub fn default_region(&self) -> Option<String> {
+        self.aws.region().map(|r| r.to_string())
+    }
+
+    /// The AWS endpoint override (`AWS_ENDPOINT_URL`), when there is one.
+    pub fn aws_endpoint(&self) -> Option<&str> {
+        self.aws.endpoint_url()
+    }
+
+    /// Clients for `region`, built once per region.
+    pub fn aws_clients(&self, region: &str) -> RegionalClients {
+        let mut regions = self.regions.lock().unwrap_or_else(|e| e.into_inner());
+        regions
+            .entry(region.to_owned())
+            .or_insert_with(|| {
+                let config = self
+                    .aws
+                    .to_builder()
+                    .region(Region::new(region.to_owned()))
+                    .build();
+                let (cloudformation, cognito) = with_call_metrics(&config, &self.metrics);
+                RegionalClients {
+                    cloudformation,
+                    cognito,
+                }
+            })
+            .clone()
+    }
+
+    /// Counts a failed reconcile of `key` and returns how many failed in a row.
+    pub fn record_failure(&self, key: &str) -> u32 {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let count = failures.entry(key.to_owned()).or_default();
+        *count = count.saturating_add(1);
+        *count
+    }
+
+    /// Forgets earlier failures of `key` after a successful reconcile.
+    pub fn record_success(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+}
+
+/// Exponential backoff with jitter: 1 s doubling per failure up to 5 minutes, each delay
+/// drawn between half and all of its step so that many objects do not retry in lockstep.
+pub fn backoff(failures: u32) -> Duration {
+    let step = Duration::from_secs(1u64 << failures.clamp(1, 9).saturating_sub(1))
+        .min(Duration::from_secs(300));
+    let jitter = rand::random_range(0.5..=1.0);
+    step.mul_f64(jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(1) <= Duration::from_secs(1));
+        assert!(backoff(4) >= Duration::from_secs(4) && backoff(4) <= Duration::from_secs(8));
+        assert!(backoff(100) <= Duration::from_secs(300));
+    }
+}

@@ -1,0 +1,230 @@
+//! The CloudFormation side of a UserPool: reading, creating, updating and deleting its
+//! stack. Thin calls only; decisions live in the controller.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudformation::{Client, error::ProvideErrorMetadata, types::Tag};
+
+use crate::error::{Error, Result};
+
+/// Tag holding the UID of the UserPool that owns a stack.
+pub const OWNER_UID_TAG: &str = "cognito.kubeauth.dev/uid";
+/// Tag holding the owner's namespace.
+pub const OWNER_NAMESPACE_TAG: &str = "cognito.kubeauth.dev/namespace";
+/// Tag holding the owner's name.
+pub const OWNER_NAME_TAG: &str = "cognito.kubeauth.dev/name";
+
+/// A stack as CloudFormation reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedStack {
+    pub id: String,
+    pub status: String,
+    pub tags: BTreeMap<String, String>,
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// Where a stack's last operation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// An operation is running; poll again.
+    InProgress,
+    /// The last create or update succeeded.
+    Complete,
+    /// An update failed and was rolled back: the stack works with its previous template.
+    UpdateRolledBack,
+    /// A create failed and was rolled back: the stack holds nothing and must be deleted
+    /// before it can be created again.
+    CreateRolledBack,
+    /// The stack is gone.
+    Deleted,
+    /// A failure CloudFormation could not roll back; a person must look.
+    Failed,
+}
+
+impl Phase {
+    pub fn of(status: &str) -> Self {
+        match status {
+            "ROLLBACK_COMPLETE" => Self::CreateRolledBack,
+            "UPDATE_ROLLBACK_COMPLETE" => Self::UpdateRolledBack,
+            "DELETE_COMPLETE" => Self::Deleted,
+            s if s.ends_with("_IN_PROGRESS") => Self::InProgress,
+            s if s.ends_with("_FAILED") => Self::Failed,
+            _ => Self::Complete,
+        }
+    }
+}
+
+/// CloudFormation calls for one region.
+#[derive(Clone)]
+pub struct Stacks {
+    cloudformation: Client,
+}
+
+impl Stacks {
+    pub fn new(cloudformation: Client) -> Self {
+        Self { cloudformation }
+    }
+
+    /// The stack named (or with the id) `stack`, or `None` when there is none.
+    pub async fn describe(&self, stack: &str) -> Result<Option<ObservedStack>> {
+        let response = match self
+            .cloudformation
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+        {
+            Ok(response) => response,
+            // CloudFormation answers a missing stack with a ValidationError.
+            Err(e)
+                if e.code() == Some("ValidationError")
+                    && e.message().is_some_and(|m| m.contains("does not exist")) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(Error::cloudformation("DescribeStacks", e)),
+        };
+        let Some(stack) = response.stacks().first() else {
+            return Ok(None);
+        };
+        let observed = ObservedStack {
+            id: stack.stack_id().unwrap_or_default().to_owned(),
+            status: stack
+                .stack_status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            tags: stack
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+                .collect(),
+            outputs: stack
+                .outputs()
+                .iter()
+                .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
+                .collect(),
+        };
+        Ok((Phase::of(&observed.status) != Phase::Deleted).then_some(observed))
+    }
+
+    /// Creates the stack and returns its id.
+    pub async fn create(
+        &self,
+        name: &str,
+        template: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String> {
+        let response = self
+            .cloudformation
+            .create_stack()
+            .stack_name(name)
+            .template_body(template)
+            .set_tags(Some(to_tags(tags)))
+            .send()
+            .await
+            .map_err(|e| Error::cloudformation("CreateStack", e))?;
+        Ok(response.stack_id().unwrap_or(name).to_owned())
+    }
+
+    /// Updates the stack; `false` when CloudFormation found nothing to change.
+    pub async fn update(
+        &self,
+        stack: &str,
+        template: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<bool> {
+        match self
+            .cloudformation
+            .update_stack()
+            .stack_name(stack)
+            .template_body(template)
+            .set_tags(Some(to_tags(tags)))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.message()
+                    .is_some_and(|m| m.contains("No updates are to be performed")) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(Error::cloudformation("UpdateStack", e)),
+        }
+    }
+
+    /// Starts deleting the stack.
+    pub async fn delete(&self, stack: &str) -> Result<()> {
+        self.cloudformation
+            .delete_stack()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|e| Error::cloudformation("DeleteStack", e))?;
+        Ok(())
+    }
+
+    /// The root cause of the stack's last failed operation: the earliest failed resource
+    /// event since that operation began.
+    pub async fn first_failure(&self, stack: &str) -> Result<Option<String>> {
+        let response = self
+            .cloudformation
+            .describe_stack_events()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|e| Error::cloudformation("DescribeStackEvents", e))?;
+        // Events come newest first; the operation began at the stack's own *_IN_PROGRESS
+        // event that carries a user-initiated reason or is the create.
+        let mut failure = None;
+        for event in response.stack_events() {
+            let status = event
+                .resource_status()
+                .map(|s| s.as_str())
+                .unwrap_or_default();
+            let is_stack = event.physical_resource_id() == event.stack_id();
+            if is_stack && (status == "CREATE_IN_PROGRESS" || status == "UPDATE_IN_PROGRESS") {
+                break;
+            }
+            if status.ends_with("_FAILED")
+                && let Some(reason) = event.resource_status_reason()
+            {
+                failure = Some(format!(
+                    "{}: {reason}",
+                    event.logical_resource_id().unwrap_or("stack")
+                ));
+            }
+        }
+        Ok(failure)
+    }
+}
+
+fn to_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases() {
+        assert_eq!(Phase::of("CREATE_IN_PROGRESS"), Phase::InProgress);
+        assert_eq!(
+            Phase::of("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"),
+            Phase::InProgress
+        );
+        assert_eq!(Phase::of("CREATE_COMPLETE"), Phase::Complete);
+        assert_eq!(Phase::of("UPDATE_COMPLETE"), Phase::Complete);
+        assert_eq!(Phase::of("ROLLBACK_COMPLETE"), Phase::CreateRolledBack);
+        assert_eq!(
+            Phase::of("UPDATE_ROLLBACK_COMPLETE"),
+            Phase::UpdateRolledBack
+        );
+        assert_eq!(Phase::of("DELETE_COMPLETE"), Phase::Deleted);
+        assert_eq!(Phase::of("UPDATE_ROLLBACK_FAILED"), Phase::Failed);
+        assert_eq!(Phase::of("DELETE_FAILED"), Phase::Failed);
+    }
+}

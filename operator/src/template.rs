@@ -1,0 +1,443 @@
+//! Desired state of a UserPool's stack: a pure function from the spec to a CloudFormation
+//! template, plus the create-only settings that the safety check compares.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::crd::userpool::{AppClient, MfaMode, PoolDeletionPolicy, SchemaAttribute, UserPoolSpec};
+
+/// Output key of the pool id.
+pub const OUTPUT_POOL_ID: &str = "UserPoolId";
+/// Output key of the pool ARN.
+pub const OUTPUT_POOL_ARN: &str = "UserPoolArn";
+/// Output key of the pool's provider URL (its token issuer).
+pub const OUTPUT_PROVIDER_URL: &str = "ProviderURL";
+
+/// What the template needs beyond the spec.
+#[derive(Debug, Clone)]
+pub struct TemplateInputs<'a> {
+    /// Cognito pool name: `<namespace>-<name>`.
+    pub pool_name: &'a str,
+    /// Name of the client a pool gets when `spec.clients` is empty: the object's name.
+    pub default_client_name: &'a str,
+    /// Bumped each time `allowReplacement` replaces the pool.
+    pub pool_revision: u32,
+}
+
+/// A rendered CloudFormation template and its content hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackTemplate {
+    pub body: Value,
+    pub hash: String,
+}
+
+impl StackTemplate {
+    /// The template body as CloudFormation takes it.
+    pub fn to_json(&self) -> String {
+        self.body.to_string()
+    }
+}
+
+/// The clients a spec declares, or the single default client.
+pub fn effective_clients(spec: &UserPoolSpec, default_client_name: &str) -> Vec<AppClient> {
+    if spec.clients.is_empty() {
+        vec![AppClient::default_named(default_client_name)]
+    } else {
+        spec.clients.clone()
+    }
+}
+
+/// Logical id of the pool resource; a new id makes CloudFormation create a new pool.
+pub fn pool_logical_id(revision: u32) -> String {
+    if revision == 0 {
+        "UserPool".to_owned()
+    } else {
+        format!("UserPoolR{revision}")
+    }
+}
+
+/// Output key holding the id of the client named `name`.
+pub fn client_output_key(name: &str) -> String {
+    format!("{}Id", logical_id("Client", name))
+}
+
+/// A CloudFormation logical id (alphanumeric only) for a named thing; the hash suffix
+/// keeps `a-b` and `ab` apart.
+fn logical_id(kind: &str, name: &str) -> String {
+    let readable: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
+    let digest = Sha256::digest(name.as_bytes());
+    format!("{kind}{readable}{}", &hex::encode(digest)[..8])
+}
+
+/// Renders the stack template for `spec`.
+pub fn render(spec: &UserPoolSpec, inputs: &TemplateInputs) -> StackTemplate {
+    let pool_id = pool_logical_id(inputs.pool_revision);
+    let pool_ref = json!({ "Ref": pool_id });
+    let mut resources = serde_json::Map::new();
+    let mut outputs = serde_json::Map::new();
+
+    resources.insert(pool_id.clone(), pool_resource(spec, inputs.pool_name));
+    outputs.insert(OUTPUT_POOL_ID.into(), json!({ "Value": pool_ref }));
+    outputs.insert(
+        OUTPUT_POOL_ARN.into(),
+        json!({ "Value": { "Fn::GetAtt": [pool_id, "Arn"] } }),
+    );
+    outputs.insert(
+        OUTPUT_PROVIDER_URL.into(),
+        json!({ "Value": { "Fn::GetAtt": [pool_id, "ProviderURL"] } }),
+    );
+
+    for group in &spec.groups {
+        let mut properties = json!({ "UserPoolId": pool_ref, "GroupName": group.name });
+        if let Some(description) = &group.description {
+            properties["Description"] = json!(description);
+        }
+        if let Some(precedence) = group.precedence {
+            properties["Precedence"] = json!(precedence);
+        }
+        resources.insert(
+            logical_id("Group", &group.name),
+            json!({ "Type": "AWS::Cognito::UserPoolGroup", "Properties": properties }),
+        );
+    }
+
+    for client in effective_clients(spec, inputs.default_client_name) {
+        let id = logical_id("Client", &client.name);
+        outputs.insert(
+            client_output_key(&client.name),
+            json!({ "Value": { "Ref": id } }),
+        );
+        resources.insert(id, client_resource(&client, &pool_ref));
+    }
+
+    let body = json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": format!("Cognito user pool {} (managed by cognito-operator)", inputs.pool_name),
+        "Resources": resources,
+        "Outputs": outputs,
+    });
+    // Rendering is deterministic, so an unchanged spec hashes the same.
+    let hash = hex::encode(Sha256::digest(body.to_string().as_bytes()));
+    StackTemplate { body, hash }
+}
+
+fn pool_resource(spec: &UserPoolSpec, pool_name: &str) -> Value {
+    let policy = &spec.password_policy;
+    let mut properties = json!({
+        "UserPoolName": pool_name,
+        "UsernameAttributes": spec.username_attributes,
+        "UsernameConfiguration": { "CaseSensitive": spec.username_case_sensitive },
+        "Policies": { "PasswordPolicy": {
+            "MinimumLength": policy.minimum_length,
+            "RequireLowercase": policy.require_lowercase,
+            "RequireUppercase": policy.require_uppercase,
+            "RequireNumbers": policy.require_numbers,
+            "RequireSymbols": policy.require_symbols,
+            "TemporaryPasswordValidityDays": policy.temporary_password_validity_days,
+        }},
+        // Users are created by the operator and webhook-api, as in the seed.
+        "AdminCreateUserConfig": { "AllowAdminCreateUserOnly": true },
+        "MfaConfiguration": match spec.mfa.mode {
+            MfaMode::Disabled => "OFF",
+            MfaMode::Optional => "OPTIONAL",
+            MfaMode::Required => "ON",
+        },
+        "DeletionProtection": if spec.deletion_protection { "ACTIVE" } else { "INACTIVE" },
+    });
+    if spec.mfa.mode != MfaMode::Disabled && spec.mfa.software_token {
+        properties["EnabledMfas"] = json!(["SOFTWARE_TOKEN_MFA"]);
+    }
+    if !spec.schema.is_empty() {
+        properties["Schema"] = spec.schema.iter().map(schema_attribute).collect();
+    }
+    if let Some(triggers) = &spec.triggers {
+        let config: serde_json::Map<String, Value> = triggers
+            .events
+            .iter()
+            .map(|event| (trigger_key(*event), json!(triggers.lambda_arn)))
+            .collect();
+        properties["LambdaConfig"] = Value::Object(config);
+    }
+    if !spec.tags.is_empty() {
+        properties["UserPoolTags"] = json!(spec.tags);
+    }
+    // Retain keeps the pool and its users even when someone deletes the stack by hand.
+    let policy = match spec.deletion_policy {
+        PoolDeletionPolicy::Retain => "Retain",
+        PoolDeletionPolicy::Delete => "Delete",
+    };
+    json!({
+        "Type": "AWS::Cognito::UserPool",
+        "DeletionPolicy": policy,
+        "UpdateReplacePolicy": policy,
+        "Properties": properties,
+    })
+}
+
+fn trigger_key(event: crate::crd::userpool::TriggerEvent) -> String {
+    // The enum's serde names are CloudFormation's LambdaConfig keys.
+    json!(event).as_str().unwrap_or_default().to_owned()
+}
+
+fn schema_attribute(attribute: &SchemaAttribute) -> Value {
+    let mut value = json!({
+        "Name": attribute.name,
+        "AttributeDataType": attribute.attribute_data_type,
+        "Mutable": attribute.mutable,
+    });
+    // CloudFormation takes these limits as strings.
+    if let Some(limits) = &attribute.string_constraints {
+        let mut constraints = serde_json::Map::new();
+        if let Some(min) = limits.min_length {
+            constraints.insert("MinLength".into(), json!(min.to_string()));
+        }
+        if let Some(max) = limits.max_length {
+            constraints.insert("MaxLength".into(), json!(max.to_string()));
+        }
+        value["StringAttributeConstraints"] = Value::Object(constraints);
+    }
+    if let Some(limits) = &attribute.number_constraints {
+        let mut constraints = serde_json::Map::new();
+        if let Some(min) = limits.min_value {
+            constraints.insert("MinValue".into(), json!(min.to_string()));
+        }
+        if let Some(max) = limits.max_value {
+            constraints.insert("MaxValue".into(), json!(max.to_string()));
+        }
+        value["NumberAttributeConstraints"] = Value::Object(constraints);
+    }
+    value
+}
+
+fn client_resource(client: &AppClient, pool_ref: &Value) -> Value {
+    json!({
+        "Type": "AWS::Cognito::UserPoolClient",
+        "Properties": {
+            "UserPoolId": pool_ref,
+            "ClientName": client.name,
+            "GenerateSecret": client.generate_secret,
+            "ExplicitAuthFlows": client.explicit_auth_flows,
+            "AccessTokenValidity": client.access_token_validity_minutes,
+            "IdTokenValidity": client.id_token_validity_minutes,
+            "RefreshTokenValidity": client.refresh_token_validity_days,
+            "TokenValidityUnits": {
+                "AccessToken": "minutes",
+                "IdToken": "minutes",
+                "RefreshToken": "days",
+            },
+            "EnableTokenRevocation": client.enable_token_revocation,
+            "PreventUserExistenceErrors": "ENABLED",
+        },
+    })
+}
+
+/// The settings Cognito cannot change on an existing pool or client.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateOnlySettings {
+    username_attributes: Vec<String>,
+    username_case_sensitive: bool,
+    schema: BTreeMap<String, Value>,
+    client_secrets: BTreeMap<String, bool>,
+}
+
+impl CreateOnlySettings {
+    pub fn of(spec: &UserPoolSpec, default_client_name: &str) -> Self {
+        let mut username_attributes: Vec<String> = spec
+            .username_attributes
+            .iter()
+            .map(|a| json!(a).as_str().unwrap_or_default().to_owned())
+            .collect();
+        username_attributes.sort();
+        Self {
+            username_attributes,
+            username_case_sensitive: spec.username_case_sensitive,
+            schema: spec
+                .schema
+                .iter()
+                .map(|a| (a.name.clone(), schema_attribute(a)))
+                .collect(),
+            client_secrets: effective_clients(spec, default_client_name)
+                .into_iter()
+                .map(|c| (c.name, c.generate_secret))
+                .collect(),
+        }
+    }
+
+    /// Describes every change from `self` (applied) to `desired` that needs a replacement.
+    /// Adding schema attributes or clients is fine; removing a client deletes it.
+    pub fn changes_to(&self, desired: &Self) -> Vec<String> {
+        let mut changes = Vec::new();
+        if self.username_attributes != desired.username_attributes {
+            changes.push(format!(
+                "usernameAttributes {:?} -> {:?}",
+                self.username_attributes, desired.username_attributes
+            ));
+        }
+        if self.username_case_sensitive != desired.username_case_sensitive {
+            changes.push(format!(
+                "usernameCaseSensitive {} -> {}",
+                self.username_case_sensitive, desired.username_case_sensitive
+            ));
+        }
+        for (name, applied) in &self.schema {
+            match desired.schema.get(name) {
+                None => changes.push(format!("schema attribute {name} removed")),
+                Some(wanted) if wanted != applied => {
+                    changes.push(format!("schema attribute {name} changed"))
+                }
+                Some(_) => {}
+            }
+        }
+        for (name, applied) in &self.client_secrets {
+            if let Some(wanted) = desired.client_secrets.get(name)
+                && wanted != applied
+            {
+                changes.push(format!(
+                    "client {name} generateSecret {applied} -> {wanted}"
+                ));
+            }
+        }
+        changes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::userpool::{
+        Group, Mfa, NumberConstraints, StringConstraints, TriggerEvent, UsernameAttribute,
+    };
+
+    const INPUTS: TemplateInputs = TemplateInputs {
+        pool_name: "shop-users",
+        default_client_name: "users",
+        pool_revision: 0,
+    };
+
+    fn spec(yaml: &str) -> UserPoolSpec {
+        serde_yaml_ng::from_str(yaml).expect("valid spec")
+    }
+
+    #[test]
+    fn default_spec() {
+        insta::assert_json_snapshot!(render(&spec("{}"), &INPUTS).body);
+    }
+
+    #[test]
+    fn full_spec() {
+        let spec = spec(
+            r#"
+            usernameAttributes: [email, phone_number]
+            usernameCaseSensitive: true
+            passwordPolicy: {minimumLength: 12, requireSymbols: false, temporaryPasswordValidityDays: 1}
+            mfa: {mode: Optional}
+            schema:
+              - {name: tier, stringConstraints: {minLength: 1, maxLength: 16}}
+              - {name: age, attributeDataType: Number, mutable: false, numberConstraints: {minValue: 0}}
+            groups:
+              - {name: admins, description: Administrators, precedence: 1}
+              - {name: readers}
+            clients:
+              - {name: web, accessTokenValidityMinutes: 15}
+              - {name: backend, generateSecret: true, explicitAuthFlows: [ALLOW_ADMIN_USER_PASSWORD_AUTH, ALLOW_REFRESH_TOKEN_AUTH]}
+            triggers: {lambdaArn: "arn:aws:lambda:eu-west-1:123456789012:function:hooks", events: [PreSignUp, PostConfirmation]}
+            deletionPolicy: Delete
+            tags: {team: shop}
+            "#,
+        );
+        insta::assert_json_snapshot!(render(&spec, &INPUTS).body);
+    }
+
+    #[test]
+    fn triggers_default_to_every_event() {
+        let spec =
+            spec(r#"triggers: {lambdaArn: "arn:aws:lambda:us-east-1:123456789012:function:f"}"#);
+        let body = render(&spec, &INPUTS).body;
+        let config = body["Resources"]["UserPool"]["Properties"]["LambdaConfig"]
+            .as_object()
+            .expect("LambdaConfig");
+        assert_eq!(config.len(), TriggerEvent::all().len());
+    }
+
+    #[test]
+    fn retain_is_the_default_deletion_policy_and_revision_renames_the_pool() {
+        let inputs = TemplateInputs {
+            pool_revision: 2,
+            ..INPUTS
+        };
+        let body = render(&spec("{}"), &inputs).body;
+        assert_eq!(body["Resources"]["UserPoolR2"]["DeletionPolicy"], "Retain");
+        assert_eq!(body["Outputs"]["UserPoolId"]["Value"]["Ref"], "UserPoolR2");
+    }
+
+    #[test]
+    fn hash_changes_with_content_only() {
+        let a = render(&spec("{}"), &INPUTS);
+        assert_eq!(a.hash, render(&spec("{}"), &INPUTS).hash);
+        let b = render(&spec("{groups: [{name: admins}]}"), &INPUTS);
+        assert_ne!(a.hash, b.hash);
+    }
+
+    #[test]
+    fn similar_names_get_distinct_logical_ids() {
+        assert_ne!(logical_id("Client", "a-b"), logical_id("Client", "ab"));
+        assert!(
+            logical_id("Group", "a.b-c")
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric())
+        );
+    }
+
+    #[test]
+    fn create_only_changes_are_detected() {
+        let base =
+            spec("{schema: [{name: tier}], clients: [{name: web}], usernameAttributes: [email]}");
+        let applied = CreateOnlySettings::of(&base, "users");
+
+        let mut added = base.clone();
+        added.schema.push(SchemaAttribute {
+            name: "level".into(),
+            attribute_data_type: crate::crd::userpool::AttributeDataType::Number,
+            mutable: true,
+            string_constraints: None,
+            number_constraints: Some(NumberConstraints {
+                min_value: Some(1),
+                max_value: None,
+            }),
+        });
+        added.groups.push(Group {
+            name: "g".into(),
+            description: None,
+            precedence: None,
+        });
+        added.mfa = Mfa {
+            mode: MfaMode::Optional,
+            software_token: true,
+        };
+        assert!(
+            applied
+                .changes_to(&CreateOnlySettings::of(&added, "users"))
+                .is_empty()
+        );
+
+        let mut changed = base.clone();
+        changed.username_attributes = vec![UsernameAttribute::PhoneNumber];
+        changed.username_case_sensitive = true;
+        changed.schema[0].string_constraints = Some(StringConstraints {
+            min_length: Some(2),
+            max_length: None,
+        });
+        changed.clients[0].generate_secret = true;
+        let changes = applied.changes_to(&CreateOnlySettings::of(&changed, "users"));
+        assert_eq!(changes.len(), 4, "{changes:?}");
+
+        let mut removed = base;
+        removed.schema.clear();
+        let changes = applied.changes_to(&CreateOnlySettings::of(&removed, "users"));
+        assert_eq!(changes, vec!["schema attribute tier removed".to_owned()]);
+    }
+}

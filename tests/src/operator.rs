@@ -1,0 +1,123 @@
+//! Running the real `cognito-operator` binary against the local control plane and the
+//! AWS emulator, one process per test, watching only that test's namespace.
+
+use std::{
+    fs::File,
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::OnceLock,
+};
+
+use crate::environment::{REGION, environment};
+
+/// A running operator; killed when dropped.
+pub struct OperatorProcess {
+    child: Child,
+    metrics_port: u16,
+    pub log: PathBuf,
+}
+
+static BINARY: OnceLock<PathBuf> = OnceLock::new();
+
+/// Builds the operator binary once per test process.
+fn binary() -> &'static PathBuf {
+    BINARY.get_or_init(|| {
+        let env = environment();
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "cognito-operator",
+                "--bin",
+                "cognito-operator",
+            ])
+            .current_dir(&env.repo_root)
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building cognito-operator failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| env.repo_root.join("target"));
+        target.join("debug/cognito-operator")
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl OperatorProcess {
+    /// Starts the operator for `namespace` with extra environment variables.
+    pub fn start(namespace: &str, extra_env: &[(&str, &str)]) -> Self {
+        let env = environment();
+        let metrics_port = free_port();
+        let log =
+            std::env::temp_dir().join(format!("cognito-operator-{namespace}-{metrics_port}.log"));
+        let log_file = File::create(&log).expect("create operator log");
+        let child = Command::new(binary())
+            .arg("run")
+            .env("KUBECONFIG", &env.kubeconfig)
+            .env("WATCH_NAMESPACE", namespace)
+            .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
+            .env("LOG_FORMAT", "text")
+            .env("RUST_LOG", "info,cognito_operator=debug")
+            .env("AWS_ENDPOINT_URL", &env.aws_endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", REGION)
+            .envs(extra_env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("start cognito-operator");
+        Self {
+            child,
+            metrics_port,
+            log,
+        }
+    }
+
+    /// The operator's Prometheus metrics text.
+    pub fn metrics(&self) -> String {
+        let output = Command::new("curl")
+            .args(["-fsS", "--max-time", "5"])
+            .arg(format!("http://127.0.0.1:{}/metrics", self.metrics_port))
+            .output()
+            .expect("run curl");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// How many AWS calls of `operation` the operator made (all outcomes).
+    pub fn aws_calls(&self, operation: &str) -> u64 {
+        let needle = format!("operation=\"{operation}\"");
+        self.metrics()
+            .lines()
+            .filter(|line| {
+                line.starts_with("cognito_operator_aws_calls_total{") && line.contains(&needle)
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+
+    /// The operator's log so far (for assertion messages and secret-leak checks).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OperatorProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
