@@ -34,6 +34,7 @@ pub struct Context {
     aws: SdkConfig,
     regions: Mutex<HashMap<String, RegionalClients>>,
     failures: Mutex<HashMap<String, u32>>,
+    polls: Mutex<HashMap<String, u32>>,
 }
 
 impl Context {
@@ -55,6 +56,7 @@ impl Context {
             aws,
             regions: Mutex::default(),
             failures: Mutex::default(),
+            polls: Mutex::default(),
         })
     }
 
@@ -99,6 +101,25 @@ impl Context {
     /// Forgets earlier failures of `key` after a successful reconcile.
     pub fn record_success(&self, key: &str) {
         self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+}
+
+impl Context {
+    /// Delay before polling a running stack operation of `key` again: 2 s, doubling up
+    /// to 30 s, so long operations cost few DescribeStacks calls.
+    pub fn next_poll(&self, key: &str) -> Duration {
+        let mut polls = self.polls.lock().unwrap_or_else(|e| e.into_inner());
+        let count = polls.entry(key.to_owned()).or_default();
+        *count = count.saturating_add(1);
+        Duration::from_secs(1u64 << (*count).min(5)).min(Duration::from_secs(30))
+    }
+
+    /// Forgets the polls of `key` once its stack operation has finished.
+    pub fn polls_done(&self, key: &str) {
+        self.polls
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(key);

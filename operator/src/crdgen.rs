@@ -7,15 +7,19 @@ use kube::CustomResourceExt;
 use crate::crd::{AppUser, UserPool};
 
 /// File name and YAML of every CRD the operator serves.
-pub fn render() -> Result<Vec<(&'static str, String)>, serde_yaml_ng::Error> {
+pub fn render() -> anyhow::Result<Vec<(&'static str, String)>> {
     Ok(vec![
         ("userpools.yaml", to_yaml(&UserPool::crd())?),
         ("appusers.yaml", to_yaml(&AppUser::crd())?),
     ])
 }
 
-fn to_yaml<T: serde::Serialize>(value: &T) -> Result<String, serde_yaml_ng::Error> {
-    Ok(format!("---\n{}", serde_yaml_ng::to_string(value)?))
+fn to_yaml<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
+    let value = serde_json::to_value(value)?;
+    Ok(format!(
+        "---\n{}",
+        serde_yaml_ng::to_string(&crate::canonical_json::sorted(value))?
+    ))
 }
 
 /// Writes every CRD into `dir`.

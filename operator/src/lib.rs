@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod aws_metrics;
+pub mod canonical_json;
 pub mod conditions;
 pub mod context;
 pub mod crd;

@@ -119,8 +119,8 @@ pub fn render(spec: &UserPoolSpec, inputs: &TemplateInputs) -> StackTemplate {
         "Resources": resources,
         "Outputs": outputs,
     });
-    // Rendering is deterministic, so an unchanged spec hashes the same.
-    let hash = hex::encode(Sha256::digest(body.to_string().as_bytes()));
+    let canonical = crate::canonical_json::sorted(body.clone()).to_string();
+    let hash = hex::encode(Sha256::digest(canonical.as_bytes()));
     StackTemplate { body, hash }
 }
 
@@ -324,7 +324,9 @@ mod tests {
 
     #[test]
     fn default_spec() {
-        insta::assert_json_snapshot!(render(&spec("{}"), &INPUTS).body);
+        insta::assert_json_snapshot!(crate::canonical_json::sorted(
+            render(&spec("{}"), &INPUTS).body
+        ));
     }
 
     #[test]
@@ -349,7 +351,7 @@ mod tests {
             tags: {team: shop}
             "#,
         );
-        insta::assert_json_snapshot!(render(&spec, &INPUTS).body);
+        insta::assert_json_snapshot!(crate::canonical_json::sorted(render(&spec, &INPUTS).body));
     }
 
     #[test]

@@ -44,8 +44,8 @@ pub const FIELD_MANAGER: &str = "cognito-operator";
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "cognito-operator");
 
 const KIND: &str = "UserPool";
-/// How soon a running stack operation is polled again.
-const POLL: Duration = Duration::from_secs(3);
+/// How soon the operator looks again right after starting a stack operation.
+const POLL: Duration = Duration::from_secs(2);
 
 /// Runs the controller until shutdown is signalled, over one namespace or all of them.
 pub async fn run(
@@ -210,10 +210,14 @@ impl<'a> Reconciler<'a> {
         self.status.stack_name = Some(self.stack_name.clone());
         let submitted =
             self.status.applied_template_hash.as_deref() == Some(template.hash.as_str());
-        match Phase::of(&stack.status) {
+        let phase = Phase::of(&stack.status);
+        if phase != Phase::InProgress {
+            self.ctx.polls_done(&self.uid);
+        }
+        match phase {
             Phase::InProgress => {
                 self.write_status(api).await?;
-                Ok(Action::requeue(POLL))
+                Ok(Action::requeue(self.ctx.next_poll(&self.uid)))
             }
             Phase::Failed => {
                 let message = self.failure_message(&stack).await?;

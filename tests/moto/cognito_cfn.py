@@ -16,6 +16,8 @@ from typing import Any
 
 from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+from moto.cloudformation.models import Event as CloudFormationEvent
+from moto.cloudformation.models import Stack as CloudFormationStack
 from moto.cognitoidp.exceptions import ResourceNotFoundError
 from moto.cognitoidp.models import (
     CognitoIdpBackend,
@@ -558,6 +560,89 @@ MODELS: tuple[type[CloudFormationModel], ...] = (
 )
 
 
+
+class ResourceFailure(Exception):
+    """A resource's create or update failed: which one, and the service's words."""
+
+    def __init__(self, logical_id: str, resource_type: str, reason: str) -> None:
+        super().__init__(reason)
+        self.logical_id = logical_id
+        self.resource_type = resource_type
+        self.reason = reason
+
+
+def _naming_failures(parse: Any) -> Any:
+    """Wrap a moto parse_and_* function so that failures name their resource."""
+
+    def wrapped(logical_id: str, resource_json: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return parse(logical_id, resource_json, *args, **kwargs)
+        except ResourceFailure:
+            raise
+        except Exception as error:  # the service's own exception, whatever its class
+            reason = getattr(error, "message", None) or str(error)
+            resource_type = resource_json.get("Type", "") if isinstance(resource_json, dict) else ""
+            raise ResourceFailure(logical_id, resource_type, reason) from error
+
+    return wrapped
+
+
+def _resource_event(stack: Any, failure: ResourceFailure, status: str) -> None:
+    stack.events.append(
+        CloudFormationEvent(
+            stack_id=stack.stack_id,
+            stack_name=stack.name,
+            logical_resource_id=failure.logical_id,
+            physical_resource_id="",
+            resource_type=failure.resource_type,
+            resource_status=status,
+            resource_status_reason=failure.reason,
+            resource_properties=None,
+        )
+    )
+
+
+def _roll_back_failures() -> None:
+    """Make a failed resource fail the stack operation, as CloudFormation does.
+
+    Without this, moto's CreateStack/UpdateStack answer the service's exception
+    directly (with a body the client cannot parse) and leave no stack events.
+    With it, a failed create ends in ROLLBACK_COMPLETE and a failed update in
+    UPDATE_ROLLBACK_COMPLETE, each with a *_FAILED event giving the reason.
+    Limitation: a rolled-back update keeps what moto applied before the failure.
+    """
+    parsing.parse_and_create_resource = _naming_failures(parsing.parse_and_create_resource)
+    parsing.parse_and_update_resource = _naming_failures(parsing.parse_and_update_resource)
+    original_create = CloudFormationStack.create_resources
+    original_update = CloudFormationStack.update
+
+    def create_resources(self: Any) -> None:
+        try:
+            original_create(self)
+        except ResourceFailure as failure:
+            _resource_event(self, failure, "CREATE_FAILED")
+            self._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=failure.reason)
+            try:
+                self.resource_map.delete()
+            except Exception:  # best effort: a half-created resource may not delete
+                pass
+            # A rolled-back create has no outputs (they would point at deleted resources).
+            self.output_map = parsing.OutputMap(self.resource_map, {"Outputs": {}}, self.stack_id)
+            self._add_stack_event("ROLLBACK_COMPLETE")
+            self.status = "ROLLBACK_COMPLETE"
+
+    def update(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            original_update(self, *args, **kwargs)
+        except ResourceFailure as failure:
+            _resource_event(self, failure, "UPDATE_FAILED")
+            self._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+            self.status = "UPDATE_ROLLBACK_COMPLETE"
+
+    CloudFormationStack.create_resources = create_resources  # type: ignore[method-assign]
+    CloudFormationStack.update = update  # type: ignore[method-assign]
+
+
 def _register() -> None:
     """Make moto's CloudFormation parser see the models above.
 
@@ -589,3 +674,4 @@ def _register() -> None:
 
 
 _register()
+_roll_back_failures()

@@ -479,3 +479,34 @@ def test_dashboard_survives_deleted_resources(cfn: Any, endpoint: str) -> None:
     with urllib.request.urlopen(f"{endpoint}/moto-api/data.json") as resp:
         data = json.load(resp)
     assert "CognitoUserPoolResource" in data["cognitoidp"]
+
+
+def test_failed_resource_rolls_the_create_back(cfn: Any, idp: Any) -> None:
+    body = {
+        "Resources": {
+            "Pool": {
+                "Type": "AWS::Cognito::UserPool",
+                "Properties": {
+                    "UserPoolName": "rollback-pool",
+                    # email is a standard attribute: its type cannot change.
+                    "Schema": [{"Name": "email", "AttributeDataType": "Number"}],
+                },
+            }
+        },
+        "Outputs": {"PoolArn": {"Value": {"Fn::GetAtt": ["Pool", "Arn"]}}},
+    }
+    name = "rollback-stack"
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(body))
+
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert "Outputs" not in stack
+    failed = [
+        e
+        for e in cfn.describe_stack_events(StackName=name)["StackEvents"]
+        if e["ResourceStatus"] == "CREATE_FAILED"
+    ]
+    assert [e["LogicalResourceId"] for e in failed] == ["Pool"]
+    assert "standard schema attribute email" in failed[0]["ResourceStatusReason"]
+    pools = idp.list_user_pools(MaxResults=60)["UserPools"]
+    assert not any(p["Name"] == "rollback-pool" for p in pools)

@@ -92,21 +92,41 @@ impl OperatorProcess {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
-    /// How many AWS calls of `operation` the operator made (all outcomes).
-    pub fn aws_calls(&self, operation: &str) -> u64 {
-        let needle = format!("operation=\"{operation}\"");
+    /// Sum of the samples of `metric` whose labels contain `label` (e.g. `kind="UserPool"`).
+    pub fn metric_sum(&self, metric: &str, label: &str) -> u64 {
+        let prefix = format!("{metric}{{");
         self.metrics()
             .lines()
-            .filter(|line| {
-                line.starts_with("cognito_operator_aws_calls_total{") && line.contains(&needle)
-            })
+            .filter(|line| line.starts_with(&prefix) && line.contains(label))
             .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
             .sum()
+    }
+
+    /// How many AWS calls of `operation` the operator made (all outcomes).
+    pub fn aws_calls(&self, operation: &str) -> u64 {
+        self.metric_sum(
+            "cognito_operator_aws_calls_total",
+            &format!("operation=\"{operation}\""),
+        )
     }
 
     /// The operator's log so far (for assertion messages and secret-leak checks).
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Stops the process as Kubernetes would (SIGTERM) and waits up to 10 s for it.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        self.kill();
     }
 
     /// Kills the process at once (SIGKILL), as a crash would.

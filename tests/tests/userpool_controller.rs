@@ -364,3 +364,163 @@ async fn stack_deleted_out_of_band_is_recreated() {
     .await;
     assert!(events(&ns).contains("StackRecreated"));
 }
+
+#[tokio::test]
+async fn cloudformation_failure_is_surfaced_then_fixed_by_a_spec_change() {
+    let ns = TestNamespace::create("pool-failure");
+    let operator = OperatorProcess::start(ns.name(), &[]);
+    let api: Api<UserPool> = Api::namespaced(kube_client().await, ns.name());
+
+    // Cognito refuses to retype the standard attribute email: the stack rolls back.
+    apply(
+        &ns,
+        &pool_manifest(
+            "p",
+            "  schema: [{name: email, attributeDataType: Number}]\n",
+        ),
+    );
+    let pool = wait_for(&api, "p", &operator, "create failure", |p| {
+        condition(p, "Ready").is_some_and(|c| c.1 == "StackCreateFailed")
+    })
+    .await;
+    let (_, _, message) = condition(&pool, "Ready").expect("Ready");
+    assert!(
+        message.contains("ROLLBACK_COMPLETE")
+            && message.contains("standard schema attribute email"),
+        "{message}"
+    );
+    assert!(events(&ns).contains("standard schema attribute email"));
+
+    // Unchanged spec: the failed stack is left alone (no retry storm).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(operator.aws_calls("CreateStack"), 1);
+    assert_eq!(operator.aws_calls("DeleteStack"), 0);
+
+    // A fixed spec: the rolled-back stack is deleted and created again.
+    apply(&ns, &pool_manifest("p", "  schema: [{name: tier}]\n"));
+    wait_for(&api, "p", &operator, "Ready after the fix", is_ready).await;
+    assert_eq!(operator.aws_calls("DeleteStack"), 1);
+    assert_eq!(operator.aws_calls("CreateStack"), 2);
+}
+
+#[tokio::test]
+async fn crash_after_create_stack_converges_without_a_second_stack() {
+    let ns = TestNamespace::create("pool-crash");
+    let api: Api<UserPool> = Api::namespaced(kube_client().await, ns.name());
+    apply(&ns, &pool_manifest("p", ""));
+    let pool = api.get("p").await.expect("pool");
+
+    // What an operator killed right after CreateStack leaves behind: a stack tagged for
+    // this object, and no trace of it in status.
+    let template = cognito_operator::template::render(
+        &pool.spec,
+        &cognito_operator::template::TemplateInputs {
+            pool_name: &format!("{}-p", ns.name()),
+            default_client_name: "p",
+            pool_revision: 0,
+        },
+    );
+    let cloudformation = aws_sdk_cloudformation::Client::new(&aws_config().await);
+    let tag = |k: &str, v: &str| {
+        aws_sdk_cloudformation::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+    };
+    let created = cloudformation
+        .create_stack()
+        .stack_name(format!("{}-p-cognito", ns.name()))
+        .template_body(template.to_json())
+        .tags(tag(
+            cognito_operator::stack::OWNER_UID_TAG,
+            &pool.metadata.uid.clone().expect("uid"),
+        ))
+        .send()
+        .await
+        .expect("CreateStack");
+
+    let operator = OperatorProcess::start(ns.name(), &[]);
+    let pool = wait_for(&api, "p", &operator, "Ready", is_ready).await;
+    assert_eq!(
+        pool.status.and_then(|s| s.stack_id),
+        created.stack_id().map(str::to_owned)
+    );
+    assert_eq!(
+        operator.aws_calls("CreateStack"),
+        0,
+        "the existing stack is reused"
+    );
+}
+
+#[tokio::test]
+async fn only_the_leader_reconciles() {
+    let ns = TestNamespace::create("pool-leader");
+    let leader_env = [
+        ("LEADER_ELECTION", "true"),
+        ("POD_NAMESPACE", ns.name()),
+        ("LEASE_NAME", "operator-leader"),
+    ];
+    let first = OperatorProcess::start(ns.name(), &leader_env);
+    let api: Api<UserPool> = Api::namespaced(kube_client().await, ns.name());
+
+    apply(&ns, &pool_manifest("p", ""));
+    wait_for(&api, "p", &first, "Ready", is_ready).await;
+    let mut second = OperatorProcess::start(ns.name(), &leader_env);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    apply(&ns, &pool_manifest("p", "  groups: [{name: admins}]\n"));
+    wait_for(&api, "p", &first, "Ready after update", is_ready).await;
+
+    let reconciles = |op: &OperatorProcess| {
+        op.metric_sum("cognito_operator_reconciles_total", "kind=\"UserPool\"")
+    };
+    assert!(reconciles(&first) > 0);
+    assert_eq!(reconciles(&second), 0, "the standby must not reconcile");
+    second.kill();
+
+    // The leader's graceful exit releases the Lease: a new replica takes over at once.
+    let mut first = first;
+    first.stop();
+    let third = OperatorProcess::start(ns.name(), &leader_env);
+    apply(
+        &ns,
+        &pool_manifest("p", "  groups: [{name: admins}, {name: readers}]\n"),
+    );
+    wait_for(&api, "p", &third, "Ready under the new leader", is_ready).await;
+    assert!(reconciles(&third) > 0);
+}
+
+#[tokio::test]
+async fn client_secret_reaches_only_the_connection_secret() {
+    let ns = TestNamespace::create("pool-secret");
+    let operator = OperatorProcess::start(ns.name(), &[]);
+    let api: Api<UserPool> = Api::namespaced(kube_client().await, ns.name());
+
+    apply(
+        &ns,
+        &pool_manifest("s", "  clients: [{name: backend, generateSecret: true}]\n"),
+    );
+    wait_for(&api, "s", &operator, "Ready", is_ready).await;
+    let secrets: Api<Secret> = Api::namespaced(kube_client().await, ns.name());
+    let data = secrets
+        .get("s-cognito")
+        .await
+        .expect("connection Secret")
+        .data
+        .expect("data");
+    let client_secret = String::from_utf8(data["backend.clientSecret"].0.clone()).expect("UTF-8");
+    assert!(client_secret.len() > 10);
+
+    let status = kubectl(&["get", "userpool", "s", "-n", ns.name(), "-o", "yaml"])
+        .run()
+        .expect_success("get");
+    for (place, text) in [
+        ("status", status),
+        ("events", events(&ns)),
+        ("operator log", operator.log_text()),
+    ] {
+        assert!(
+            !text.contains(&client_secret),
+            "the client secret leaked into the {place}"
+        );
+    }
+}
