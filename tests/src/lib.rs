@@ -5,10 +5,14 @@
 //! kube [`kube::Client`] and an AWS SDK config pointing at the emulator ([`aws_config`]).
 #![forbid(unsafe_code)]
 
+mod cognito;
 mod environment;
 mod kubectl;
 mod namespace;
+mod operator;
 
+pub use cognito::{EmulatorPool, SignedIn};
 pub use environment::{Environment, aws_config, environment, kube_client};
 pub use kubectl::{KubectlOutput, kubectl, kubectl_with_stdin};
 pub use namespace::TestNamespace;
+pub use operator::OperatorProcess;

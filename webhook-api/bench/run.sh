@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# webhook-api benchmark, all on loopback and bounded in time (about 4 x (WARMUP +
+# DURATION) seconds plus builds): GET /api/me with valid emulator access tokens, the
+# same wrk settings for each of
+#   unchecked         webhook-api, claims decoded but not verified (/bench/unchecked/me)
+#   checked + cache   webhook-api, full check, verified-token cache on (the default)
+#   checked, no cache webhook-api, full check, RSA verification on every request
+#   aws-jwt-verify    Node.js + fastify + aws-jwt-verify, one worker per CPU
+# Prints a Markdown table with requests/s, p99 latency and ratios.
+#   DURATION=10 CONNECTIONS=64 webhook-api/bench/run.sh
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$BENCH_DIR/../.." && pwd)"
+DURATION="${DURATION:-10}"
+WARMUP="${WARMUP:-2}"
+CONNECTIONS="${CONNECTIONS:-64}"
+THREADS="${THREADS:-2}"
+USERS="${USERS:-20}"
+RUST_PORT="${RUST_PORT:-8090}"
+RUST_NOCACHE_PORT="${RUST_NOCACHE_PORT:-8092}"
+NODE_PORT="${NODE_PORT:-8091}"
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+command -v wrk >/dev/null || { log "installing wrk"; apt-get install -y wrk >/dev/null; }
+
+log "starting the AWS emulator"
+"$REPO_ROOT/tests/env/install-moto.sh" >/dev/null
+"$REPO_ROOT/tests/env/moto.sh" start >/dev/null
+eval "$("$REPO_ROOT/tests/env/moto.sh" env)"
+# The emulator's virtualenv has boto3.
+python="${COGNITO_OPERATOR_CACHE:-$REPO_ROOT/.cache}/venv-moto/bin/python"
+
+log "creating a pool and $USERS signed-in users"
+USERS="$USERS" "$python" "$BENCH_DIR/make_tokens.py" "$work"
+# shellcheck disable=SC1091
+. "$work/pool.env"
+export TOKENS_FILE="$work/tokens.txt"
+issuer="https://cognito-idp.us-east-1.amazonaws.com/$USER_POOL_ID"
+pools="[{\"issuer\": \"$issuer\", \"jwksUri\": \"$AWS_ENDPOINT_URL/$USER_POOL_ID/.well-known/jwks.json\", \"clientIds\": [\"$CLIENT_ID\"]}]"
+
+log "building webhook-api (release)"
+cargo build --release -j2 -p webhook-api --manifest-path "$REPO_ROOT/Cargo.toml" >&2
+server="$REPO_ROOT/target/release/webhook-api"
+RUST_LOG=warn "$server" --listen "127.0.0.1:$RUST_PORT" --pools "$pools" \
+    --insecure-bench-unchecked-route &
+pids+=($!)
+RUST_LOG=warn "$server" --listen "127.0.0.1:$RUST_NOCACHE_PORT" --pools "$pools" \
+    --token-cache-size 0 &
+pids+=($!)
+
+log "installing and starting the aws-jwt-verify service"
+(cd "$BENCH_DIR/node" && npm ci --no-audit --no-fund --loglevel=error >&2)
+USER_POOL_ID="$USER_POOL_ID" CLIENT_ID="$CLIENT_ID" JWKS_FILE="$work/jwks.json" \
+    PORT="$NODE_PORT" node "$BENCH_DIR/node/server.js" &
+pids+=($!)
+
+wait_ok() {
+    local url="$1" token
+    token="$(head -n1 "$TOKENS_FILE")"
+    for _ in $(seq 1 100); do
+        if curl -fsS -o /dev/null -H "Authorization: Bearer $token" "$url" 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    log "$url never answered 200"; exit 1
+}
+wait_ok "http://127.0.0.1:$RUST_PORT/api/me"
+wait_ok "http://127.0.0.1:$RUST_PORT/bench/unchecked/me"
+wait_ok "http://127.0.0.1:$RUST_NOCACHE_PORT/api/me"
+wait_ok "http://127.0.0.1:$NODE_PORT/api/me"
+
+# Runs wrk against $2 and prints "requests_per_second p99_ms".
+measure() {
+    local name="$1" url="$2" output rps p99 errors
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -s "$BENCH_DIR/tokens.lua" "$url" >/dev/null
+    output="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$BENCH_DIR/tokens.lua" "$url")"
+    errors="$(awk '/Non-2xx or 3xx responses/ {print $NF}' <<<"$output")"
+    if [ -n "$errors" ]; then log "$name: $errors non-2xx responses"; echo "$output" >&2; exit 1; fi
+    rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$output")"
+    p99="$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.2f", v}' <<<"$output")"
+    log "$name: $rps req/s, p99 $p99 ms"
+    echo "$rps $p99"
+}
+
+read -r unchecked_rps unchecked_p99 < <(measure unchecked "http://127.0.0.1:$RUST_PORT/bench/unchecked/me")
+read -r cached_rps cached_p99 < <(measure "checked + cache" "http://127.0.0.1:$RUST_PORT/api/me")
+read -r nocache_rps nocache_p99 < <(measure "checked, no cache" "http://127.0.0.1:$RUST_NOCACHE_PORT/api/me")
+read -r node_rps node_p99 < <(measure aws-jwt-verify "http://127.0.0.1:$NODE_PORT/api/me")
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+cat <<TABLE
+
+wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $USERS distinct access tokens, $(nproc) CPUs shared by server and wrk
+
+| server | req/s | p99 (ms) | vs unchecked | vs aws-jwt-verify |
+| --- | ---: | ---: | ---: | ---: |
+| webhook-api, unchecked | $unchecked_rps | $unchecked_p99 | 1.00 | $(ratio "$unchecked_rps" "$node_rps") |
+| webhook-api, checked + token cache | $cached_rps | $cached_p99 | $(ratio "$cached_rps" "$unchecked_rps") | $(ratio "$cached_rps" "$node_rps") |
+| webhook-api, checked, no token cache | $nocache_rps | $nocache_p99 | $(ratio "$nocache_rps" "$unchecked_rps") | $(ratio "$nocache_rps" "$node_rps") |
+| Node.js fastify + aws-jwt-verify | $node_rps | $node_p99 | $(ratio "$node_rps" "$unchecked_rps") | 1.00 |
+TABLE

@@ -1,0 +1,277 @@
+//! Command line, environment and config-file settings: which pools to trust, what each
+//! route requires, and the service's limits.
+
+use std::{collections::BTreeSet, net::SocketAddr, path::PathBuf, time::Duration};
+
+use serde::Deserialize;
+
+use crate::verify::{RoutePolicy, TokenUse};
+
+/// Cognito JWT gate, server-side sign-up, forward-auth and trigger sink.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "webhook-api", version)]
+pub struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "WEBHOOK_API_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+
+    /// YAML (or JSON) file with `pools`, `routes` and `revokedOriginJtis`.
+    #[arg(long, env = "WEBHOOK_API_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Pools to trust as inline YAML/JSON (same shape as the file's `pools` list); added
+    /// to the file's pools.
+    #[arg(long, env = "WEBHOOK_API_POOLS")]
+    pub pools: Option<String>,
+
+    /// Also trust every pool whose `UserPool` status in the cluster reports an issuer;
+    /// pools come and go without a restart.
+    #[arg(long, env = "WEBHOOK_API_DISCOVER_USER_POOLS")]
+    pub discover_user_pools: bool,
+
+    /// Watch `UserPool` objects in this namespace only (default: all namespaces).
+    #[arg(long, env = "WEBHOOK_API_DISCOVERY_NAMESPACE")]
+    pub discovery_namespace: Option<String>,
+
+    /// Pool in which `POST /signup` creates users; sign-up is off without it.
+    #[arg(long, env = "WEBHOOK_API_SIGNUP_USER_POOL_ID")]
+    pub signup_user_pool_id: Option<String>,
+
+    /// Sign-up requests allowed per client address and minute.
+    #[arg(long, env = "WEBHOOK_API_SIGNUP_PER_MINUTE", default_value_t = 10)]
+    pub signup_per_minute: u32,
+
+    /// Shared secret expected in the `X-Trigger-Secret` header of `POST /triggers`;
+    /// the trigger sink is off without it.
+    #[arg(long, env = "WEBHOOK_API_TRIGGER_SECRET", hide_env_values = true)]
+    pub trigger_secret: Option<String>,
+
+    /// Tolerance for clock differences when checking `exp` and `nbf`.
+    #[arg(long, env = "WEBHOOK_API_CLOCK_SKEW_SECONDS", default_value_t = 30)]
+    pub clock_skew_seconds: u64,
+
+    /// Minimum time between two JWKS fetches for one issuer, so tokens with made-up key
+    /// ids cannot flood the JWKS endpoint.
+    #[arg(long, env = "WEBHOOK_API_JWKS_COOLDOWN_SECONDS", default_value_t = 60)]
+    pub jwks_cooldown_seconds: u64,
+
+    /// Verified tokens kept so a repeated token skips the RSA check (0 turns it off).
+    #[arg(long, env = "WEBHOOK_API_TOKEN_CACHE_SIZE", default_value_t = 10_000)]
+    pub token_cache_size: usize,
+
+    /// Per-request time limit.
+    #[arg(
+        long,
+        env = "WEBHOOK_API_REQUEST_TIMEOUT_SECONDS",
+        default_value_t = 10
+    )]
+    pub request_timeout_seconds: u64,
+
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "WEBHOOK_API_LOG_JSON")]
+    pub log_json: bool,
+
+    /// Benchmarks only: mount `GET /bench/unchecked/me`, which answers like `/api/me`
+    /// from the token's claims WITHOUT verifying it. Never enable in production.
+    #[arg(long, hide = true)]
+    pub insecure_bench_unchecked_route: bool,
+}
+
+impl Cli {
+    /// Reads the config file (if any) and merges the inline pools into it.
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        let mut settings = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Settings::parse(&text)?
+            }
+            None => Settings::default(),
+        };
+        if let Some(inline) = &self.pools {
+            let pools: Vec<PoolConfig> = serde_yaml_ng::from_str(inline)?;
+            settings.pools.extend(pools);
+        }
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn clock_skew(&self) -> Duration {
+        Duration::from_secs(self.clock_skew_seconds)
+    }
+
+    pub fn jwks_cooldown(&self) -> Duration {
+        Duration::from_secs(self.jwks_cooldown_seconds)
+    }
+}
+
+/// What the config file holds.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub pools: Vec<PoolConfig>,
+    #[serde(default)]
+    pub routes: RoutePolicies,
+    /// `origin_jti` values of revoked sessions: their tokens are refused.
+    #[serde(default)]
+    pub revoked_origin_jtis: BTreeSet<String>,
+}
+
+/// One trusted pool.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PoolConfig {
+    /// `https://cognito-idp.{region}.amazonaws.com/{poolId}`; the
+    /// `https://issuer-cognito-idp...` form of the same pool is trusted as well.
+    pub issuer: String,
+    /// Where to fetch the keys when not at `{issuer}/.well-known/jwks.json` (emulators).
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// App clients whose tokens are accepted (`client_id` of access tokens, `aud` of id
+    /// tokens).
+    pub client_ids: BTreeSet<String>,
+}
+
+/// What each protected route requires.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoutePolicies {
+    /// `GET /api/me`: access tokens by default, like the seed's authenticated API.
+    #[serde(default = "RoutePolicies::default_api")]
+    pub api: RoutePolicy,
+    /// `GET /auth`: id tokens by default, so the e-mail header can be filled.
+    #[serde(default = "RoutePolicies::default_forward_auth")]
+    pub forward_auth: RoutePolicy,
+}
+
+impl RoutePolicies {
+    fn default_api() -> RoutePolicy {
+        RoutePolicy::new(TokenUse::Access)
+    }
+
+    fn default_forward_auth() -> RoutePolicy {
+        RoutePolicy::new(TokenUse::Id)
+    }
+}
+
+impl Default for RoutePolicies {
+    fn default() -> Self {
+        Self {
+            api: Self::default_api(),
+            forward_auth: Self::default_forward_auth(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        Ok(serde_yaml_ng::from_str(text)?)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for pool in &self.pools {
+            if !pool.issuer.starts_with("https://") && !pool.issuer.starts_with("http://") {
+                return Err(ConfigError::Invalid(format!(
+                    "issuer {:?} is not an http(s) URL",
+                    pool.issuer
+                )));
+            }
+            if pool.client_ids.is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "pool {} lists no clientIds: no token could ever be accepted",
+                    pool.issuer
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot parse the configuration: {0}")]
+    Parse(#[from] serde_yaml_ng::Error),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn parses_a_full_config_file() {
+        let settings = Settings::parse(
+            r#"
+pools:
+  - issuer: https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc
+    jwksUri: http://127.0.0.1:5055/eu-west-1_abc/.well-known/jwks.json
+    clientIds: [client-a, client-b]
+routes:
+  api:
+    tokenUse: id
+    requiredGroups: [admins]
+  forwardAuth:
+    tokenUse: access
+    requiredScopes: [orders/read]
+revokedOriginJtis: [jti-1]
+"#,
+        )
+        .expect("parses");
+        assert_eq!(settings.pools.len(), 1);
+        let pool = &settings.pools[0];
+        assert_eq!(
+            pool.jwks_uri.as_deref(),
+            Some("http://127.0.0.1:5055/eu-west-1_abc/.well-known/jwks.json")
+        );
+        assert!(pool.client_ids.contains("client-b"));
+        assert_eq!(settings.routes.api.token_use, TokenUse::Id);
+        assert_eq!(
+            settings.routes.api.required_groups,
+            vec!["admins".to_owned()]
+        );
+        assert_eq!(settings.routes.forward_auth.token_use, TokenUse::Access);
+        assert!(settings.revoked_origin_jtis.contains("jti-1"));
+    }
+
+    #[test]
+    fn defaults_are_access_for_the_api_and_id_for_forward_auth() {
+        let settings = Settings::parse("pools: []").expect("parses");
+        assert_eq!(settings.routes.api.token_use, TokenUse::Access);
+        assert_eq!(settings.routes.forward_auth.token_use, TokenUse::Id);
+        assert!(settings.routes.api.required_groups.is_empty());
+    }
+
+    #[test]
+    fn rejects_unknown_fields_and_pools_without_clients() {
+        assert!(Settings::parse("pool: []").is_err());
+        let cli = Cli::parse_from([
+            "webhook-api",
+            "--pools",
+            r#"[{"issuer": "https://cognito-idp.us-east-1.amazonaws.com/p", "clientIds": []}]"#,
+        ]);
+        assert!(matches!(cli.settings(), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn inline_pools_come_from_the_command_line_or_environment() {
+        let cli = Cli::parse_from([
+            "webhook-api",
+            "--pools",
+            r#"[{"issuer": "https://cognito-idp.us-east-1.amazonaws.com/p", "clientIds": ["c"]}]"#,
+        ]);
+        let settings = cli.settings().expect("valid");
+        assert_eq!(settings.pools[0].client_ids.len(), 1);
+        assert_eq!(cli.clock_skew(), Duration::from_secs(30));
+    }
+}

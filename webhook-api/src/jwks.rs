@@ -1,0 +1,316 @@
+//! `JwksCache`: each trusted issuer's signing keys, fetched before the service reports
+//! ready and kept without a TTL. An unknown `kid` triggers a refetch; concurrent
+//! refetches for one issuer are merged into one, and a per-issuer cool-down bounds how
+//! often the JWKS endpoint is asked, whatever tokens arrive.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use ring::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+use serde::Deserialize;
+
+use crate::{metrics::Metrics, pools::TrustedPool};
+
+/// Largest JWKS document accepted; Cognito's is about 1 KiB.
+const MAX_JWKS_BYTES: usize = 256 * 1024;
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+const PREFETCH_RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// An RS256 public key from a JWKS. Keys for any other algorithm are never stored, so
+/// a token's `alg` (always RS256 after parsing) matches every stored key.
+#[derive(Debug)]
+pub struct SigningKey {
+    components: RsaPublicKeyComponents<Vec<u8>>,
+}
+
+/// One entry of a JWKS document, as far as RS256 needs it.
+#[derive(Debug, Deserialize)]
+pub struct Jwk {
+    pub kty: String,
+    pub kid: Option<String>,
+    pub alg: Option<String>,
+    #[serde(rename = "use")]
+    pub key_use: Option<String>,
+    pub n: Option<String>,
+    pub e: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct JwksDocument {
+    keys: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum JwkError {
+    #[error("key type {0:?} is not RSA")]
+    NotRsa(String),
+    #[error("algorithm {0:?} is not RS256")]
+    WrongAlgorithm(String),
+    #[error("key use {0:?} is not sig")]
+    NotForSignatures(String),
+    #[error("missing or malformed {0}")]
+    Malformed(&'static str),
+}
+
+impl SigningKey {
+    pub fn from_jwk(jwk: &Jwk) -> Result<Self, JwkError> {
+        if jwk.kty != "RSA" {
+            return Err(JwkError::NotRsa(jwk.kty.clone()));
+        }
+        if let Some(alg) = jwk.alg.as_deref().filter(|alg| *alg != "RS256") {
+            return Err(JwkError::WrongAlgorithm(alg.to_owned()));
+        }
+        if let Some(key_use) = jwk.key_use.as_deref().filter(|u| *u != "sig") {
+            return Err(JwkError::NotForSignatures(key_use.to_owned()));
+        }
+        let decode = |field: &Option<String>, name| {
+            field
+                .as_deref()
+                .and_then(|value| URL_SAFE_NO_PAD.decode(value).ok())
+                .filter(|bytes| !bytes.is_empty())
+                .ok_or(JwkError::Malformed(name))
+        };
+        Ok(Self {
+            components: RsaPublicKeyComponents {
+                n: decode(&jwk.n, "n")?,
+                e: decode(&jwk.e, "e")?,
+            },
+        })
+    }
+
+    /// RSASSA-PKCS1-v1_5 with SHA-256; ring refuses moduli under 2048 bits.
+    pub fn verify(&self, signed: &[u8], signature: &[u8]) -> bool {
+        self.components
+            .verify(&RSA_PKCS1_2048_8192_SHA256, signed, signature)
+            .is_ok()
+    }
+}
+
+/// Why no key could be found for a token.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeyLookupError {
+    #[error("no key with this kid")]
+    UnknownKid,
+    #[error("the issuer's keys are not available")]
+    Unavailable,
+}
+
+type KeySet = HashMap<String, Arc<SigningKey>>;
+
+struct IssuerKeys {
+    jwks_uri: String,
+    keys: RwLock<Arc<KeySet>>,
+    fetched_once: AtomicBool,
+    /// Held while fetching, so concurrent refetches wait for one fetch instead of
+    /// starting their own; holds the time of the last fetch attempt for the cool-down.
+    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+}
+
+pub struct JwksCache {
+    http: reqwest::Client,
+    cooldown: Duration,
+    issuers: RwLock<HashMap<String, Arc<IssuerKeys>>>,
+    metrics: Arc<Metrics>,
+}
+
+impl JwksCache {
+    pub fn new(cooldown: Duration, metrics: Arc<Metrics>) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .timeout(FETCH_TIMEOUT)
+                .build()
+                .unwrap_or_default(),
+            cooldown,
+            issuers: RwLock::default(),
+            metrics,
+        }
+    }
+
+    /// Makes the cached issuers match `pools`, and returns the issuers that are new (or
+    /// whose JWKS location changed) and so need a first fetch.
+    pub fn sync_pools(&self, pools: &[Arc<TrustedPool>]) -> Vec<String> {
+        let mut issuers = self.issuers.write().unwrap_or_else(|p| p.into_inner());
+        let wanted: HashSet<&str> = pools.iter().map(|p| p.issuer.as_str()).collect();
+        issuers.retain(|issuer, _| wanted.contains(issuer.as_str()));
+        let mut added = Vec::new();
+        for pool in pools {
+            let current = issuers.get(&pool.issuer);
+            if current.is_some_and(|keys| keys.jwks_uri == pool.jwks_uri) {
+                continue;
+            }
+            issuers.insert(
+                pool.issuer.clone(),
+                Arc::new(IssuerKeys {
+                    jwks_uri: pool.jwks_uri.clone(),
+                    keys: RwLock::default(),
+                    fetched_once: AtomicBool::new(false),
+                    last_fetch: tokio::sync::Mutex::new(None),
+                }),
+            );
+            added.push(pool.issuer.clone());
+        }
+        added
+    }
+
+    /// True once every known issuer's keys have been fetched at least once.
+    pub fn all_fetched(&self) -> bool {
+        let issuers = self.issuers.read().unwrap_or_else(|p| p.into_inner());
+        issuers
+            .values()
+            .all(|keys| keys.fetched_once.load(Ordering::Acquire))
+    }
+
+    /// Fetches `issuer`'s keys until it works (or the issuer is no longer trusted),
+    /// backing off between attempts.
+    pub async fn prefetch(&self, issuer: &str) {
+        let mut delay = Duration::from_millis(500);
+        loop {
+            let Some(entry) = self.entry(issuer) else {
+                return;
+            };
+            let mut last_fetch = entry.last_fetch.lock().await;
+            if self.fetch_into(issuer, &entry, &mut last_fetch).await {
+                return;
+            }
+            drop(last_fetch);
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(PREFETCH_RETRY_MAX);
+        }
+    }
+
+    /// The key `kid` of `issuer`, refetching the JWKS once if the key is unknown and the
+    /// issuer's cool-down has passed.
+    pub async fn key(&self, issuer: &str, kid: &str) -> Result<Arc<SigningKey>, KeyLookupError> {
+        let entry = self.entry(issuer).ok_or(KeyLookupError::Unavailable)?;
+        if let Some(key) = entry.lookup(kid) {
+            return Ok(key);
+        }
+        let mut last_fetch = entry.last_fetch.lock().await;
+        // Whoever held the lock before may have fetched the key we need.
+        if let Some(key) = entry.lookup(kid) {
+            return Ok(key);
+        }
+        if last_fetch.is_some_and(|at| at.elapsed() < self.cooldown) {
+            return Err(KeyLookupError::UnknownKid);
+        }
+        if !self.fetch_into(issuer, &entry, &mut last_fetch).await {
+            return Err(KeyLookupError::Unavailable);
+        }
+        entry.lookup(kid).ok_or(KeyLookupError::UnknownKid)
+    }
+
+    fn entry(&self, issuer: &str) -> Option<Arc<IssuerKeys>> {
+        let issuers = self.issuers.read().unwrap_or_else(|p| p.into_inner());
+        issuers.get(issuer).cloned()
+    }
+
+    /// One fetch; replaces the key set on success (keys dropped from the JWKS stop being
+    /// trusted). Returns whether it worked.
+    async fn fetch_into(
+        &self,
+        issuer: &str,
+        entry: &IssuerKeys,
+        last_fetch: &mut Option<Instant>,
+    ) -> bool {
+        *last_fetch = Some(Instant::now());
+        let result = self.fetch(&entry.jwks_uri).await;
+        self.metrics.record_jwks_fetch(result.is_ok());
+        match result {
+            Ok(keys) => {
+                tracing::info!(issuer, keys = keys.len(), "fetched JWKS");
+                *entry.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys);
+                entry.fetched_once.store(true, Ordering::Release);
+                true
+            }
+            Err(error) => {
+                tracing::warn!(issuer, jwks_uri = %entry.jwks_uri, %error, "JWKS fetch failed");
+                false
+            }
+        }
+    }
+
+    async fn fetch(&self, jwks_uri: &str) -> Result<KeySet, FetchError> {
+        let response = self.http.get(jwks_uri).send().await?.error_for_status()?;
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_JWKS_BYTES as u64)
+        {
+            return Err(FetchError::TooLarge);
+        }
+        let body = response.bytes().await?;
+        if body.len() > MAX_JWKS_BYTES {
+            return Err(FetchError::TooLarge);
+        }
+        Ok(parse_jwks(&body)?)
+    }
+}
+
+impl IssuerKeys {
+    fn lookup(&self, kid: &str) -> Option<Arc<SigningKey>> {
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        keys.get(kid).cloned()
+    }
+}
+
+/// The usable keys of a JWKS document: RS256 signing keys with a `kid`. Others are
+/// skipped (and logged) rather than failing the whole set.
+pub fn parse_jwks(body: &[u8]) -> Result<KeySet, serde_json::Error> {
+    let document: JwksDocument = serde_json::from_slice(body)?;
+    let mut keys = KeySet::new();
+    for value in document.keys {
+        let parsed = serde_json::from_value::<Jwk>(value)
+            .map_err(|_| JwkError::Malformed("JWK"))
+            .and_then(|jwk| {
+                let kid = jwk.kid.clone().ok_or(JwkError::Malformed("kid"))?;
+                Ok((kid, SigningKey::from_jwk(&jwk)?))
+            });
+        match parsed {
+            Ok((kid, key)) => {
+                keys.insert(kid, Arc::new(key));
+            }
+            Err(error) => tracing::warn!(%error, "skipping JWK"),
+        }
+    }
+    Ok(keys)
+}
+
+#[derive(Debug, thiserror::Error)]
+enum FetchError {
+    #[error(transparent)]
+    Http(#[from] reqwest::Error),
+    #[error("JWKS document larger than {MAX_JWKS_BYTES} bytes")]
+    TooLarge,
+    #[error("malformed JWKS document: {0}")]
+    Parse(#[from] serde_json::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_only_rs256_signing_keys_with_a_kid() {
+        let modulus = URL_SAFE_NO_PAD.encode([0xC5u8; 256]);
+        let document = serde_json::json!({"keys": [
+            {"kty": "RSA", "kid": "good", "alg": "RS256", "use": "sig", "n": modulus, "e": "AQAB"},
+            {"kty": "RSA", "kid": "no-alg", "n": modulus, "e": "AQAB"},
+            {"kty": "RSA", "kid": "ps", "alg": "PS256", "n": modulus, "e": "AQAB"},
+            {"kty": "RSA", "kid": "enc", "use": "enc", "n": modulus, "e": "AQAB"},
+            {"kty": "EC", "kid": "ec", "crv": "P-256"},
+            {"kty": "RSA", "n": modulus, "e": "AQAB"},
+            {"kty": "RSA", "kid": "empty", "n": "", "e": "AQAB"},
+            "not an object"
+        ]});
+        let keys = parse_jwks(document.to_string().as_bytes()).expect("valid document");
+        let mut kids: Vec<_> = keys.keys().cloned().collect();
+        kids.sort();
+        assert_eq!(kids, ["good", "no-alg"]);
+    }
+}

@@ -1,0 +1,42 @@
+//! `GET /api/me`: who the token says the caller is (the seed's AuthenticatedApi).
+
+use axum::{Json, http::HeaderMap};
+use serde::Serialize;
+
+use crate::{
+    auth::{Claims, bearer_token},
+    error::AppError,
+    verify::{TokenClaims, TokenUse, parse_token},
+};
+
+#[derive(Debug, Serialize)]
+pub struct Me {
+    sub: String,
+    username: String,
+    email: Option<String>,
+    groups: Vec<String>,
+    token_use: TokenUse,
+}
+
+impl From<&TokenClaims> for Me {
+    fn from(claims: &TokenClaims) -> Self {
+        Self {
+            sub: claims.sub.clone(),
+            username: claims.user_name().to_owned(),
+            email: claims.email.clone(),
+            groups: claims.groups.clone(),
+            token_use: claims.token_use,
+        }
+    }
+}
+
+pub async fn me(Claims(claims): Claims) -> Json<Me> {
+    Json(Me::from(claims.as_ref()))
+}
+
+/// The same answer from claims that are decoded but NOT verified: the benchmark's
+/// "check turned off" baseline (mounted only with `--insecure-bench-unchecked-route`).
+pub async fn unchecked_me(headers: HeaderMap) -> Result<Json<Me>, AppError> {
+    let token = bearer_token(&headers)?;
+    Ok(Json(Me::from(&parse_token(token)?.claims)))
+}

@@ -1,0 +1,176 @@
+//! `POST /signup {email, password}`: creates a confirmed user with a permanent password
+//! through the operator's shared provisioning path, rate-limited per client address.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use aws_sdk_cognitoidentityprovider::types::AttributeType;
+use axum::{
+    Json,
+    extract::{ConnectInfo, State, rejection::JsonRejection},
+    http::{StatusCode, request::Parts},
+};
+use cognito_operator::user_provisioning::create_user;
+use serde::{Deserialize, Serialize};
+
+use crate::{error::AppError, state::AppState};
+
+/// Cognito's own limit on password length.
+const MAX_PASSWORD_CHARS: usize = 256;
+const MIN_PASSWORD_CHARS: usize = 8;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    email: String,
+    password: String,
+}
+
+// The password must never reach a log line through `{:?}`.
+impl std::fmt::Debug for SignupRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignupRequest")
+            .field("email", &self.email)
+            .field("password", &"[REDACTED]")
+            .finish()
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct SignupResponse {
+    username: String,
+}
+
+/// Client address for the rate limit: the peer of the TCP connection. (Behind a proxy
+/// all clients share the proxy's budget; that is the safe direction.)
+pub struct ClientAddress(IpAddr);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
+        Ok(Self(peer))
+    }
+}
+
+pub async fn signup(
+    State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    body: Result<Json<SignupRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<SignupResponse>), AppError> {
+    let signup = state
+        .signup
+        .as_ref()
+        .ok_or_else(|| AppError::Internal("sign-up route without a pool".into()))?;
+    if signup.limiter.check_key(&client).is_err() {
+        return Err(AppError::RateLimited);
+    }
+    // serde's message can quote the input (a password): answer with fixed words.
+    let Json(request) =
+        body.map_err(|_| AppError::BadRequest("expected JSON {email, password}"))?;
+    validate(&request)?;
+    let user = create_user(
+        &signup.cognito,
+        &signup.user_pool_id,
+        &request.email,
+        vec![
+            AttributeType::builder()
+                .name("email")
+                .value(&request.email)
+                .build()
+                .map_err(|error| AppError::Internal(error.to_string()))?,
+        ],
+        &request.password,
+    )
+    .await?;
+    tracing::info!(username = user.username(), "signed up");
+    Ok((
+        StatusCode::CREATED,
+        Json(SignupResponse {
+            username: request.email,
+        }),
+    ))
+}
+
+fn validate(request: &SignupRequest) -> Result<(), AppError> {
+    if !is_plausible_email(&request.email) {
+        return Err(AppError::BadRequest("invalid e-mail address"));
+    }
+    let length = request.password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&length) {
+        return Err(AppError::BadRequest("password must be 8 to 256 characters"));
+    }
+    if request.password.trim() != request.password {
+        return Err(AppError::BadRequest(
+            "password must not start or end with whitespace",
+        ));
+    }
+    Ok(())
+}
+
+/// A syntax check only (Cognito and the mail system do the rest): one `@`, a local part
+/// of at most 64 bytes, a dotted domain, no spaces or control characters, 254 bytes max.
+fn is_plausible_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    email.len() <= 254
+        && !local.is_empty()
+        && local.len() <= 64
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with(['.', '-'])
+        && !domain.ends_with(['.', '-'])
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(email: &str, password: &str) -> SignupRequest {
+        SignupRequest {
+            email: email.to_owned(),
+            password: password.to_owned(),
+        }
+    }
+
+    #[test]
+    fn accepts_ordinary_addresses_and_passwords() {
+        assert!(validate(&request("alice@example.com", "Correct-Horse-9")).is_ok());
+        assert!(validate(&request("a.b+tag@sub.example.org", "12345678")).is_ok());
+    }
+
+    #[test]
+    fn refuses_implausible_input() {
+        for email in [
+            "",
+            "alice",
+            "@example.com",
+            "alice@",
+            "alice@example",
+            "alice@@example.com",
+            "al ice@example.com",
+            "alice@.example.com",
+            "alice@example.com.",
+            "alice\n@example.com",
+        ] {
+            assert!(
+                validate(&request(email, "Correct-Horse-9")).is_err(),
+                "{email:?}"
+            );
+        }
+        assert!(validate(&request("a@example.com", "short")).is_err());
+        assert!(validate(&request("a@example.com", &"x".repeat(257))).is_err());
+        assert!(validate(&request("a@example.com", " padded-password")).is_err());
+    }
+
+    #[test]
+    fn debug_output_hides_the_password() {
+        let text = format!("{:?}", request("a@example.com", "hunter2-secret"));
+        assert!(!text.contains("hunter2"));
+    }
+}

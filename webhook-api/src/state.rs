@@ -1,0 +1,145 @@
+//! `AppState`: what handlers share, built once from the configuration, and the
+//! background work that keeps it current (JWKS prefetch, pool discovery, rate-limiter
+//! cleanup).
+
+use std::{
+    net::IpAddr,
+    num::NonZeroU32,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::extract::FromRef;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::{
+    config::{Cli, ConfigError, RoutePolicies},
+    jwks::JwksCache,
+    metrics::Metrics,
+    pools::TrustedPools,
+    routes::triggers::TriggerSecret,
+    verify::{Verifier, VerifierSettings},
+};
+
+/// Server-side sign-up into one pool.
+pub struct Signup {
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    pub user_pool_id: String,
+    pub limiter: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub verifier: Arc<Verifier>,
+    pub metrics: Arc<Metrics>,
+    pub pools: Arc<TrustedPools>,
+    pub jwks: Arc<JwksCache>,
+    pub policies: Arc<RoutePolicies>,
+    pub signup: Option<Arc<Signup>>,
+    pub trigger_secret: Option<Arc<TriggerSecret>>,
+    /// False while pool discovery has not finished its first list.
+    pub pools_listed: Arc<AtomicBool>,
+    pub bench_unchecked_route: bool,
+    pub request_timeout: Duration,
+}
+
+impl FromRef<AppState> for Arc<Verifier> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.verifier)
+    }
+}
+
+impl AppState {
+    /// Builds the state; nothing is fetched until [`AppState::spawn_background`].
+    pub fn new(cli: &Cli, aws: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let settings = cli.settings()?;
+        let metrics = Arc::new(Metrics::default());
+        let pools = Arc::new(TrustedPools::from_config(&settings.pools));
+        let jwks = Arc::new(JwksCache::new(cli.jwks_cooldown(), Arc::clone(&metrics)));
+        let verifier = Arc::new(Verifier::new(
+            Arc::clone(&pools),
+            Arc::clone(&jwks),
+            VerifierSettings {
+                token_cache_size: cli.token_cache_size,
+                revoked_origin_jtis: settings.revoked_origin_jtis,
+                clock_skew_seconds: cli.clock_skew_seconds,
+            },
+            Arc::clone(&metrics),
+        ));
+        let signup = match &cli.signup_user_pool_id {
+            Some(user_pool_id) => {
+                let per_minute = NonZeroU32::new(cli.signup_per_minute).ok_or_else(|| {
+                    ConfigError::Invalid("--signup-per-minute must be at least 1".into())
+                })?;
+                Some(Arc::new(Signup {
+                    cognito: aws_sdk_cognitoidentityprovider::Client::new(aws),
+                    user_pool_id: user_pool_id.clone(),
+                    limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+                }))
+            }
+            None => None,
+        };
+        Ok(Self {
+            verifier,
+            metrics,
+            pools,
+            jwks,
+            policies: Arc::new(settings.routes),
+            signup,
+            trigger_secret: cli
+                .trigger_secret
+                .as_deref()
+                .map(|secret| Arc::new(TriggerSecret::new(secret))),
+            pools_listed: Arc::new(AtomicBool::new(!cli.discover_user_pools)),
+            bench_unchecked_route: cli.insecure_bench_unchecked_route,
+            request_timeout: Duration::from_secs(cli.request_timeout_seconds),
+        })
+    }
+
+    /// Ready once the pool list is known and every pool's keys are cached, so the first
+    /// request never waits for a JWKS fetch.
+    pub fn is_ready(&self) -> bool {
+        self.pools_listed.load(Ordering::Acquire) && self.jwks.all_fetched()
+    }
+
+    /// Starts fetching the keys of every configured pool and the sign-up limiter's
+    /// cleanup. Needs a Tokio runtime.
+    pub fn spawn_background(&self) {
+        self.pools_changed();
+        if let Some(signup) = &self.signup {
+            let signup = Arc::downgrade(signup);
+            tokio::spawn(async move {
+                let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    every_minute.tick().await;
+                    // Forget addresses that have not signed up lately: bounded memory.
+                    let Some(signup) = signup.upgrade() else {
+                        return;
+                    };
+                    signup.limiter.retain_recent();
+                    signup.limiter.shrink_to_fit();
+                }
+            });
+        }
+    }
+
+    /// Watches `UserPool` objects and trusts the pools their status describes.
+    pub fn spawn_discovery(&self, client: kube::Client, namespace: Option<String>) {
+        tokio::spawn(crate::discovery::watch_user_pools(
+            self.clone(),
+            client,
+            namespace,
+        ));
+    }
+
+    /// Brings the JWKS cache in line with the trusted pools and prefetches new ones.
+    pub fn pools_changed(&self) {
+        for issuer in self.jwks.sync_pools(&self.pools.pools()) {
+            let jwks = Arc::clone(&self.jwks);
+            tokio::spawn(async move { jwks.prefetch(&issuer).await });
+        }
+    }
+}
