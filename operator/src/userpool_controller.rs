@@ -84,10 +84,43 @@ async fn reconcile(pool: Arc<UserPool>, ctx: Arc<Context>) -> Result<Action> {
         add_finalizer(&pool, &api).await?;
         Action::requeue(Duration::ZERO)
     } else {
-        Reconciler::new(&pool, &ctx)?.apply(&api).await?
+        let result = Reconciler::new(&pool, &ctx)?.apply(&api).await;
+        if let Err(error) = &result {
+            report_error(&pool, &api, &ctx, error).await;
+        }
+        result?
     };
     ctx.record_success(&pool.uid().unwrap_or_default());
     Ok(action)
+}
+
+/// Says why a reconcile failed in the Synced condition and an Event; the error policy
+/// retries with backoff. Best effort: the API server may be what failed.
+async fn report_error(pool: &UserPool, api: &Api<UserPool>, ctx: &Context, error: &Error) {
+    let message = format!("{error}; retrying with backoff");
+    let mut status = pool.status.clone().unwrap_or_default();
+    status.conditions = conditions::merge(
+        &status.conditions,
+        vec![conditions::condition(
+            SYNCED,
+            false,
+            reasons::RECONCILE_ERROR,
+            &message,
+            pool.metadata.generation,
+        )],
+    );
+    if let Err(error) = write_status(api, &pool.name_any(), &status).await {
+        tracing::warn!(%error, "could not record the reconcile error in status");
+    }
+    publish(
+        ctx,
+        pool,
+        EventType::Warning,
+        reasons::RECONCILE_ERROR,
+        "Reconcile",
+        &message,
+    )
+    .await;
 }
 
 fn error_policy(pool: Arc<UserPool>, error: &Error, ctx: Arc<Context>) -> Action {

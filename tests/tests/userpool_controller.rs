@@ -524,3 +524,20 @@ async fn client_secret_reaches_only_the_connection_secret() {
         );
     }
 }
+
+#[tokio::test]
+async fn unreachable_aws_is_reported_in_a_condition() {
+    let ns = TestNamespace::create("pool-unreachable");
+    // Nothing listens on port 9 of loopback: every AWS call fails to connect.
+    let operator = OperatorProcess::start(ns.name(), &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
+    let api: Api<UserPool> = Api::namespaced(kube_client().await, ns.name());
+
+    apply(&ns, &pool_manifest("p", ""));
+    let pool = wait_for(&api, "p", &operator, "ReconcileError", |p| {
+        condition(p, "Synced").is_some_and(|c| c.1 == "ReconcileError")
+    })
+    .await;
+    let (_, _, message) = condition(&pool, "Synced").expect("Synced");
+    assert!(message.contains("DescribeStacks"), "{message}");
+    assert!(events(&ns).contains("ReconcileError"));
+}
