@@ -541,3 +541,79 @@ async fn unreachable_aws_is_reported_in_a_condition() {
     assert!(message.contains("DescribeStacks"), "{message}");
     assert!(events(&ns).contains("ReconcileError"));
 }
+
+#[tokio::test]
+async fn an_untagged_stack_is_adopted_only_when_annotated() {
+    let ns = TestNamespace::create("pool-adopt");
+    let operator = OperatorProcess::start(ns.name(), &[]);
+    let api: Api<UserPool> = Api::namespaced(kube_client().await, ns.name());
+    let cloudformation = aws_sdk_cloudformation::Client::new(&aws_config().await);
+
+    // A stack made by hand (no operator tags) under the name the object will use.
+    let body = r#"{"Resources": {"UserPool": {"Type": "AWS::Cognito::UserPool", "DeletionPolicy": "Retain", "Properties": {"UserPoolName": "by-hand"}}}}"#;
+    let stack_name = format!("{}-legacy-cognito", ns.name());
+    let created = cloudformation
+        .create_stack()
+        .stack_name(&stack_name)
+        .template_body(body)
+        .send()
+        .await
+        .expect("CreateStack");
+
+    apply(&ns, &pool_manifest("legacy", ""));
+    wait_for(&api, "legacy", &operator, "not adopted", |p| {
+        condition(p, "Ready").is_some_and(|c| c.1 == "StackExistsNotAdopted")
+    })
+    .await;
+    assert_eq!(operator.aws_calls("UpdateStack"), 0);
+
+    kubectl(&[
+        "annotate",
+        "-n",
+        ns.name(),
+        "userpool",
+        "legacy",
+        "cognito.kubeauth.dev/adopt=true",
+    ])
+    .run()
+    .expect_success("annotate");
+    let pool = wait_for(&api, "legacy", &operator, "adopted and Ready", is_ready).await;
+    assert_eq!(
+        pool.status.and_then(|s| s.stack_id),
+        created.stack_id().map(str::to_owned)
+    );
+    let stack = cloudformation
+        .describe_stacks()
+        .stack_name(&stack_name)
+        .send()
+        .await
+        .expect("DescribeStacks");
+    let tagged = stack.stacks()[0]
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some(cognito_operator::stack::OWNER_UID_TAG));
+    assert!(tagged, "the adopted stack now carries the owner tag");
+}
+
+#[tokio::test]
+async fn allow_replacement_replaces_the_pool() {
+    let ns = TestNamespace::create("pool-replace");
+    let operator = OperatorProcess::start(ns.name(), &[]);
+    let api: Api<UserPool> = Api::namespaced(kube_client().await, ns.name());
+
+    apply(&ns, &pool_manifest("p", "  schema: [{name: tier}]\n"));
+    let before = wait_for(&api, "p", &operator, "Ready", is_ready).await;
+    let old_id = before.status.and_then(|s| s.user_pool_id).expect("pool id");
+
+    apply(
+        &ns,
+        &pool_manifest("p", "  allowReplacement: true\n  schema: []\n"),
+    );
+    let after = wait_for(&api, "p", &operator, "a new pool", |p| {
+        is_ready(p)
+            && p.status.as_ref().and_then(|s| s.user_pool_id.as_deref()) != Some(old_id.as_str())
+    })
+    .await;
+    assert_eq!(after.status.and_then(|s| s.pool_revision), Some(1));
+    assert!(events(&ns).contains("Replacing"));
+}
