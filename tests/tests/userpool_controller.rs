@@ -617,3 +617,54 @@ async fn allow_replacement_replaces_the_pool() {
     assert_eq!(after.status.and_then(|s| s.pool_revision), Some(1));
     assert!(events(&ns).contains("Replacing"));
 }
+
+#[tokio::test]
+async fn same_name_in_two_namespaces_gets_two_pools_and_the_secret_comes_back() {
+    let first_ns = TestNamespace::create("pool-twin-a");
+    let second_ns = TestNamespace::create("pool-twin-b");
+    let first = OperatorProcess::start(first_ns.name(), &[]);
+    let second = OperatorProcess::start(second_ns.name(), &[]);
+    let client = kube_client().await;
+
+    apply(&first_ns, &pool_manifest("shop", ""));
+    apply(&second_ns, &pool_manifest("shop", ""));
+    let a = wait_for(
+        &Api::namespaced(client.clone(), first_ns.name()),
+        "shop",
+        &first,
+        "Ready",
+        is_ready,
+    )
+    .await;
+    let b = wait_for(
+        &Api::namespaced(client.clone(), second_ns.name()),
+        "shop",
+        &second,
+        "Ready",
+        is_ready,
+    )
+    .await;
+    let (a, b) = (a.status.expect("status"), b.status.expect("status"));
+    assert_ne!(a.user_pool_id, b.user_pool_id);
+    assert_ne!(a.stack_name, b.stack_name);
+
+    // The connection Secret is owned and watched: deleting it brings it back.
+    let secrets: Api<Secret> = Api::namespaced(client, first_ns.name());
+    secrets
+        .delete("shop-cognito", &Default::default())
+        .await
+        .expect("delete Secret");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while secrets
+        .get_opt("shop-cognito")
+        .await
+        .expect("get Secret")
+        .is_none()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the connection Secret was not recreated"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
