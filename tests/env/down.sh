@@ -1,7 +1,21 @@
 #!/usr/bin/env bash
-# Stops the local control plane and the AWS emulator started by up.sh.
+# Stops what run-local.sh and up.sh started: the operator and webhook-api (by recorded
+# pid), the AWS emulator and the local control plane.
 set -euo pipefail
 
-dir="$(dirname "${BASH_SOURCE[0]}")"
-"$dir/moto.sh" stop
-"$dir/controlplane.sh" stop "$@"
+# shellcheck source=tests/env/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+for name in webhook-api operator; do
+  pid_file="$RUN_DIR/local/$name.pid"
+  [[ -f "$pid_file" ]] || continue
+  pid="$(cat "$pid_file")"
+  # Only a process still running our binary: a stale pid may belong to anything.
+  if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$REPO_ROOT/target/debug/"; then
+    kill -TERM "$pid"
+    log "stopped $name (pid $pid)"
+  fi
+  rm -f "$pid_file"
+done
+"$REPO_ROOT/tests/env/moto.sh" stop
+"$REPO_ROOT/tests/env/controlplane.sh" stop "$@"
