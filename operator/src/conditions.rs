@@ -36,6 +36,20 @@ pub mod reasons {
     pub const RECREATING: &str = "Recreating";
     /// The stack is being deleted.
     pub const DELETING: &str = "Deleting";
+    /// The AppUser's UserPool does not exist or is not Ready yet.
+    pub const WAITING_FOR_POOL: &str = "WaitingForUserPool";
+    /// The password Secret or its key does not exist.
+    pub const SECRET_MISSING: &str = "PasswordSecretMissing";
+    /// Cognito refused the password (pool policy); a new Secret version is needed.
+    pub const INVALID_PASSWORD: &str = "InvalidPassword";
+    /// The spec names a group the UserPool does not declare.
+    pub const UNKNOWN_GROUP: &str = "UnknownGroup";
+    /// Cognito rejected an attribute or another parameter of the spec.
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    /// Cognito kept throttling the operator's calls; it retries with backoff.
+    pub const THROTTLED: &str = "Throttled";
+    /// The Cognito user exists as declared and can sign in.
+    pub const USER_READY: &str = "UserReady";
     /// An AWS or Kubernetes call failed; the operator retries with backoff.
     pub const RECONCILE_ERROR: &str = "ReconcileError";
 }

@@ -9,13 +9,44 @@ use std::{
 use aws_config::{Region, SdkConfig};
 use kube::runtime::events::{Recorder, Reporter};
 
-use crate::{aws_metrics::with_call_metrics, metrics::Metrics};
+use crate::{
+    aws_metrics::with_call_metrics,
+    metrics::Metrics,
+    rate_limit::{CognitoRates, RateLimits},
+};
+
+/// The AWS SDK configuration the operator runs with (credentials, region and endpoint
+/// from the standard AWS settings), with retries and timeouts chosen deliberately.
+pub async fn load_aws_config() -> SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        // Throttling is expected at scale: the SDK retries it (and transient errors) a few
+        // times with jittered exponential backoff, then the controller's own backoff takes
+        // over. Client-side rate limits (rate_limit.rs) keep throttling rare to begin with.
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(4)
+                .with_initial_backoff(Duration::from_millis(200))
+                .with_max_backoff(Duration::from_secs(5)),
+        )
+        // A hung connection must not stall a reconcile (and the rate-limit slot it holds).
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(15))
+                .operation_timeout(Duration::from_secs(45))
+                .build(),
+        )
+        .load()
+        .await
+}
 
 /// Settings that shape reconciles.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// How often a healthy object is checked against AWS anyway.
     pub resync_interval: Duration,
+    /// Client-side request rates per Cognito quota category, per account and region.
+    pub cognito_rates: CognitoRates,
 }
 
 /// The CloudFormation and Cognito clients of one region.
@@ -23,6 +54,8 @@ pub struct Settings {
 pub struct RegionalClients {
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    /// The rate limits every Cognito user call of this region waits on.
+    pub limits: Arc<RateLimits>,
 }
 
 /// Shared by all reconciles.
@@ -85,6 +118,7 @@ impl Context {
                 RegionalClients {
                     cloudformation,
                     cognito,
+                    limits: Arc::new(RateLimits::new(self.settings.cognito_rates)),
                 }
             })
             .clone()
@@ -96,6 +130,16 @@ impl Context {
         let count = failures.entry(key.to_owned()).or_default();
         *count = count.saturating_add(1);
         *count
+    }
+
+    /// How many reconciles of `key` failed in a row so far.
+    pub fn failures(&self, key: &str) -> u32 {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Forgets earlier failures of `key` after a successful reconcile.

@@ -19,6 +19,12 @@ pub enum Error {
         message: String,
     },
 
+    #[error("Cognito {operation} throttled: {message}")]
+    Throttled {
+        operation: &'static str,
+        message: String,
+    },
+
     #[error("finalizer: {0}")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
 
@@ -36,6 +42,7 @@ impl Error {
             Self::Kube(_) => "kube",
             Self::CloudFormation { .. } => "cloudformation",
             Self::Cognito { .. } => "cognito",
+            Self::Throttled { .. } => "throttled",
             Self::Finalizer(_) => "finalizer",
             Self::MissingObjectKey(_) => "missing_object_key",
         }
@@ -52,6 +59,31 @@ impl Error {
         Self::CloudFormation {
             operation,
             message: aws_message(&error),
+        }
+    }
+}
+
+impl Error {
+    /// Builds an error from a classified Cognito user-call failure of `operation`.
+    pub fn cognito_user(
+        operation: &'static str,
+        error: crate::user_provisioning::ProvisionError,
+    ) -> Self {
+        use crate::user_provisioning::ProvisionError;
+        match error {
+            ProvisionError::Throttled(message) => Self::Throttled { operation, message },
+            ProvisionError::Cognito {
+                operation,
+                code,
+                message,
+            } => Self::Cognito {
+                operation,
+                message: format!("{code}: {message}"),
+            },
+            other => Self::Cognito {
+                operation,
+                message: other.to_string(),
+            },
         }
     }
 }

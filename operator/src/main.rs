@@ -3,11 +3,13 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use cognito_operator::{
-    context::{Context, Settings},
+    appuser_controller,
+    context::{self, Context, Settings},
     crd::UserPool,
     http::{self, Readiness},
     leadership::LeaderElector,
     metrics::Metrics,
+    rate_limit::CognitoRates,
     telemetry::{self, LogFormat},
     userpool_controller,
 };
@@ -57,6 +59,26 @@ struct RunArgs {
     /// Name of the leader-election Lease.
     #[arg(long, env = "LEASE_NAME", default_value = "cognito-operator-leader")]
     lease_name: String,
+    /// Cognito UserCreation calls per second (AdminCreateUser), per region.
+    #[arg(long, env = "COGNITO_USER_CREATION_RPS", default_value_t = CognitoRates::default().user_creation)]
+    user_creation_rps: u32,
+    /// Cognito UserUpdate calls per second (passwords, attributes, groups, deletes).
+    #[arg(long, env = "COGNITO_USER_UPDATE_RPS", default_value_t = CognitoRates::default().user_update)]
+    user_update_rps: u32,
+    /// Cognito UserRead calls per second (AdminGetUser, AdminListGroupsForUser).
+    #[arg(long, env = "COGNITO_USER_READ_RPS", default_value_t = CognitoRates::default().user_read)]
+    user_read_rps: u32,
+    /// Cognito UserList calls per second (ListUsers, ListUsersInGroup).
+    #[arg(long, env = "COGNITO_USER_LIST_RPS", default_value_t = CognitoRates::default().user_list)]
+    user_list_rps: u32,
+}
+
+/// Runs both controllers until one ends (at shutdown, both do).
+async fn run_controllers(ctx: Arc<Context>, namespace: Option<&str>, shutdown: &CancellationToken) {
+    tokio::join!(
+        userpool_controller::run(ctx.clone(), namespace, shutdown.clone().cancelled_owned()),
+        appuser_controller::run(ctx, namespace, shutdown.clone().cancelled_owned()),
+    );
 }
 
 #[tokio::main]
@@ -82,12 +104,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         "listing UserPools failed; are the CRDs installed? kubectl apply --server-side -f crds/",
     )?;
 
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        // Throttling is expected at scale: retry it with the SDK's backoff a few times,
-        // then let the controller's own backoff take over.
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(4))
-        .load()
-        .await;
+    let aws = context::load_aws_config().await;
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = Metrics::new(&mut registry);
     let readiness = Readiness::new();
@@ -106,6 +123,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         metrics,
         Settings {
             resync_interval: Duration::from_secs(args.resync_interval_seconds),
+            cognito_rates: CognitoRates {
+                user_creation: args.user_creation_rps,
+                user_update: args.user_update_rps,
+                user_read: args.user_read_rps,
+                user_list: args.user_list_rps,
+            },
         },
     );
     readiness.set_ready(true);
@@ -126,7 +149,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         };
         tracing::info!("leading: starting controllers");
         tokio::select! {
-            () = userpool_controller::run(ctx, args.watch_namespace.as_deref(), shutdown.clone().cancelled_owned()) => {}
+            () = run_controllers(ctx, args.watch_namespace.as_deref(), &shutdown) => {}
             () = leadership.lost() => {
                 // Another replica may already be reconciling: stop at once.
                 anyhow::bail!("lost the leader Lease");
@@ -134,12 +157,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         leadership.release().await;
     } else {
-        userpool_controller::run(
-            ctx,
-            args.watch_namespace.as_deref(),
-            shutdown.clone().cancelled_owned(),
-        )
-        .await;
+        run_controllers(ctx, args.watch_namespace.as_deref(), &shutdown).await;
     }
     shutdown.cancel();
     server.await.context("metrics server task")??;

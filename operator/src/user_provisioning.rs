@@ -9,7 +9,7 @@
 use aws_sdk_cognitoidentityprovider::{
     Client,
     error::{ProvideErrorMetadata, SdkError},
-    types::{AttributeType, MessageActionType},
+    types::{AttributeType, MessageActionType, UserType},
 };
 
 /// Why provisioning a user failed. Messages carry Cognito's words, never the password.
@@ -25,6 +25,8 @@ pub enum ProvisionError {
     Throttled(String),
     #[error("the user pool does not exist: {0}")]
     PoolNotFound(String),
+    #[error("the user does not exist: {0}")]
+    UserNotFound(String),
     #[error("{operation} failed: {message}")]
     Cognito {
         operation: &'static str,
@@ -34,7 +36,8 @@ pub enum ProvisionError {
 }
 
 impl ProvisionError {
-    fn from_sdk<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    /// Classifies an SDK error of `operation` on `username`.
+    pub fn from_sdk<E: ProvideErrorMetadata + std::error::Error + 'static>(
         operation: &'static str,
         username: &str,
         error: SdkError<E>,
@@ -49,6 +52,7 @@ impl ProvisionError {
             "InvalidParameterException" => Self::InvalidParameter(message),
             "TooManyRequestsException" => Self::Throttled(message),
             "ResourceNotFoundException" => Self::PoolNotFound(message),
+            "UserNotFoundException" => Self::UserNotFound(message),
             _ => Self::Cognito {
                 operation,
                 code,
@@ -65,7 +69,23 @@ pub async fn create_user(
     username: &str,
     attributes: Vec<AttributeType>,
     password: &str,
-) -> Result<aws_sdk_cognitoidentityprovider::types::UserType, ProvisionError> {
+) -> Result<UserType, ProvisionError> {
+    let created = create_suppressed(cognito, user_pool_id, username, attributes, password).await?;
+    set_permanent_password(cognito, user_pool_id, username, password).await?;
+    Ok(created)
+}
+
+/// The first half of [`create_user`]: `AdminCreateUser` with `MessageAction=SUPPRESS` and
+/// `password` as the temporary password. The user is `FORCE_CHANGE_PASSWORD` until
+/// [`set_permanent_password`] runs; callers that must survive a crash in between (the
+/// AppUser controller) record the user first and converge on the next reconcile.
+pub async fn create_suppressed(
+    cognito: &Client,
+    user_pool_id: &str,
+    username: &str,
+    attributes: Vec<AttributeType>,
+    password: &str,
+) -> Result<UserType, ProvisionError> {
     let created = cognito
         .admin_create_user()
         .user_pool_id(user_pool_id)
@@ -76,7 +96,6 @@ pub async fn create_user(
         .send()
         .await
         .map_err(|e| ProvisionError::from_sdk("AdminCreateUser", username, e))?;
-    set_permanent_password(cognito, user_pool_id, username, password).await?;
     created.user.ok_or_else(|| ProvisionError::Cognito {
         operation: "AdminCreateUser",
         code: "MissingUser".to_owned(),

@@ -62,6 +62,12 @@ pub struct AppUserSpec {
     /// password and re-applies it whenever the Secret changes.
     pub password_secret_ref: SecretKeyRef,
 
+    /// When true and the password Secret or its key does not exist, the operator writes a
+    /// strong password that meets the pool's policy into it (a Secret it creates is owned
+    /// by this AppUser and deleted with it).
+    #[serde(default)]
+    pub generate_password: bool,
+
     /// Further user attributes: standard ones (`given_name`, `locale`, ...) or
     /// `custom:<name>` attributes declared in the pool's schema.
     #[serde(default)]
@@ -164,8 +170,19 @@ pub struct AppUserStatus {
     /// Whether the user is enabled in Cognito.
     pub enabled: Option<bool>,
 
-    /// Version of the password Secret last applied (never the password itself).
+    /// Version of the password Secret last applied (never the password itself): the
+    /// Secret's `resourceVersion`.
     pub applied_password_version: Option<String>,
+
+    /// Version of the password Secret that Cognito refused (pool policy); it is not tried
+    /// again until the Secret changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected_password_version: Option<String>,
+
+    /// Names of the attributes the operator set, so that one removed from the spec is
+    /// deleted from the user.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_attributes: Vec<String>,
 
     /// Id of the pool that holds the user.
     pub user_pool_id: Option<String>,

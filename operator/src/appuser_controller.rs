@@ -1,0 +1,988 @@
+//! The AppUser controller: keeps one Cognito user per AppUser as declared, with the
+//! permanent password taken from a Secret.
+//!
+//! Reconcile = find the Ready pool and the password Secret (no AWS call while either is
+//! missing) -> observe the user only when something may have changed (a new generation,
+//! a failed earlier reconcile, or a drift report from [`crate::user_census`]) -> the
+//! writes that close the difference ([`crate::user_attributes`]) -> status. An AppUser
+//! that is in sync costs no AWS call at all: drift is found by the census, which reads
+//! whole pools in `ListUsers` pages.
+//!
+//! The password is read from the Secret only to hand it to Cognito; it never reaches a
+//! log line, an Event, the status or an error message.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use futures::StreamExt;
+use k8s_openapi::{api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::Condition};
+use kube::{
+    Api, Resource, ResourceExt,
+    api::{Patch, PatchParams},
+    core::PartialObjectMeta,
+    runtime::{
+        Controller, WatchStreamExt,
+        controller::Action,
+        events::{Event, EventType},
+        reflector::{self, ObjectRef, Store},
+        watcher,
+    },
+};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::{
+    conditions::{self, READY, SYNCED, reasons},
+    context::{Context, backoff},
+    crd::{AppUser, AppUserStatus, UserPool, appuser::UserDeletionPolicy},
+    error::{Error, Result},
+    user_attributes::{self, DesiredUser, ObservedUser},
+    user_directory::UserDirectory,
+    user_provisioning::ProvisionError,
+    userpool_controller::FIELD_MANAGER,
+};
+
+/// Finalizer that guards the user's deletion policy.
+pub const FINALIZER: &str = "cognito.kubeauth.dev/user";
+
+const KIND: &str = "AppUser";
+/// How soon a user waiting for its pool looks again (pool events also wake it).
+const WAIT_FOR_POOL: Duration = Duration::from_secs(15);
+/// Failures in a row after which throttling is reported in the Synced condition.
+const THROTTLED_REPORT_AFTER: u32 = 5;
+
+/// What the AppUser reconciles share beyond [`Context`].
+pub struct UserContext {
+    pub ctx: Arc<Context>,
+    pub pools: Store<UserPool>,
+    /// What the census saw of users that differ from their spec, by AppUser uid: lets the
+    /// reconcile it triggers skip its own `AdminGetUser`.
+    observations: Mutex<HashMap<String, Observation>>,
+    /// The status this process last wrote, by AppUser uid. The operator is the only writer
+    /// of AppUser status, so this is never older than the watch cache, which can lag one
+    /// event behind our own write: reconciling from that stale status would repeat calls
+    /// (a second set-password) or skip them (a deletion that no longer knows the pool).
+    written: Mutex<HashMap<String, AppUserStatus>>,
+}
+
+/// What is known about a user in Cognito before converging it.
+#[derive(Debug, Clone)]
+pub enum Observation {
+    /// Nothing read: the user is taken to be as last applied.
+    Unread,
+    Found(ObservedUser),
+    Missing,
+}
+
+impl UserContext {
+    /// Hands the census' observation of `uid` to its next reconcile.
+    pub fn report(&self, uid: &str, observation: Observation) {
+        self.observations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(uid.to_owned(), observation);
+    }
+
+    fn take_report(&self, uid: &str) -> Option<Observation> {
+        self.observations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid)
+    }
+
+    /// The newest status of `user`: our own last write, else what the watch cache holds.
+    fn status_of(&self, user: &AppUser) -> AppUserStatus {
+        let written = user.uid().and_then(|uid| {
+            self.written
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&uid)
+                .cloned()
+        });
+        written.unwrap_or_else(|| user.status.clone().unwrap_or_default())
+    }
+
+    fn remember_status(&self, uid: &str, status: &AppUserStatus) {
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(uid.to_owned(), status.clone());
+    }
+
+    fn forget(&self, uid: &str) {
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
+    }
+}
+
+/// Runs the controller (and the census) until shutdown is signalled.
+pub async fn run(
+    ctx: Arc<Context>,
+    namespace: Option<&str>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let (users, pools, secrets) = match namespace {
+        Some(ns) => (
+            Api::<AppUser>::namespaced(ctx.client.clone(), ns),
+            Api::<UserPool>::namespaced(ctx.client.clone(), ns),
+            Api::<PartialObjectMeta<Secret>>::namespaced(ctx.client.clone(), ns),
+        ),
+        None => (
+            Api::<AppUser>::all(ctx.client.clone()),
+            Api::<UserPool>::all(ctx.client.clone()),
+            Api::<PartialObjectMeta<Secret>>::all(ctx.client.clone()),
+        ),
+    };
+    let (pool_store, pool_writer) = reflector::store();
+    let pool_events = reflector::reflector(pool_writer, watcher(pools, watcher::Config::default()))
+        .default_backoff()
+        .touched_objects();
+    // Secrets are watched by metadata only: the operator holds no password in memory
+    // between reconciles, and a Secret change just names the users to reconcile.
+    let secret_events = watcher(secrets, watcher::Config::default())
+        .default_backoff()
+        .touched_objects();
+
+    let controller = Controller::new(users, watcher::Config::default().any_semantic());
+    let user_store = controller.store();
+    let (census_tx, census_rx) = mpsc::channel::<ObjectRef<AppUser>>(1024);
+    let user_ctx = Arc::new(UserContext {
+        ctx: ctx.clone(),
+        pools: pool_store.clone(),
+        observations: Mutex::default(),
+        written: Mutex::default(),
+    });
+
+    let users_of_pool = {
+        let store = user_store.clone();
+        move |pool: UserPool| {
+            // Only a Ready pool can unblock its users.
+            let ready = pool
+                .status
+                .as_ref()
+                .is_some_and(|s| conditions::is_true(&s.conditions, READY));
+            let (namespace, name) = (pool.namespace(), pool.name_any());
+            let refs: Vec<ObjectRef<AppUser>> = if ready {
+                store
+                    .state()
+                    .iter()
+                    .filter(|u| u.namespace() == namespace && u.spec.user_pool_ref.name == name)
+                    .map(|u| ObjectRef::from_obj(u.as_ref()))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            refs
+        }
+    };
+    let users_of_secret = {
+        let store = user_store.clone();
+        move |secret: PartialObjectMeta<Secret>| {
+            let (namespace, name) = (secret.namespace(), secret.name_any());
+            store
+                .state()
+                .iter()
+                .filter(|u| u.namespace() == namespace && u.spec.password_secret_ref.name == name)
+                .map(|u| ObjectRef::from_obj(u.as_ref()))
+                .collect::<Vec<_>>()
+        }
+    };
+
+    let census = crate::user_census::run(
+        user_ctx.clone(),
+        user_store,
+        census_tx,
+        ctx.settings.resync_interval,
+    );
+    let controller = controller
+        .watches_stream(pool_events, users_of_pool)
+        .watches_stream(secret_events, users_of_secret)
+        .reconcile_on(tokio_stream_from(census_rx))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, user_ctx)
+        .for_each(|_| futures::future::ready(()));
+    // The census runs as long as the controller does.
+    tokio::select! {
+        () = controller => {}
+        () = census => {}
+    }
+}
+
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Send {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+async fn reconcile(user: Arc<AppUser>, uctx: Arc<UserContext>) -> Result<Action> {
+    let ctx = &uctx.ctx;
+    let _timer = ctx.metrics.reconcile(KIND);
+    let namespace = user
+        .namespace()
+        .ok_or(Error::MissingObjectKey("namespace"))?;
+    let api = Api::<AppUser>::namespaced(ctx.client.clone(), &namespace);
+    let action = if user.meta().deletion_timestamp.is_some() {
+        cleanup(&user, &api, &uctx).await?
+    } else if !user.finalizers().iter().any(|f| f == FINALIZER) {
+        add_finalizer(&user, &api).await?;
+        Action::requeue(Duration::ZERO)
+    } else {
+        Reconciler::new(&user, &uctx, &namespace)?
+            .apply(&api)
+            .await?
+    };
+    ctx.record_success(&user.uid().unwrap_or_default());
+    Ok(action)
+}
+
+fn error_policy(user: Arc<AppUser>, error: &Error, uctx: Arc<UserContext>) -> Action {
+    let ctx = &uctx.ctx;
+    ctx.metrics.reconcile_failure(KIND, error.label());
+    let failures = ctx.record_failure(&user.uid().unwrap_or_default());
+    tracing::warn!(user = %user.name_any(), namespace = ?user.namespace(), %error, failures, "reconcile failed");
+    Action::requeue(backoff(failures))
+}
+
+/// The password Secret as far as one reconcile needs it.
+enum PasswordSource {
+    Found { password: String, version: String },
+    Missing(String),
+}
+
+/// The state of one reconcile of one AppUser.
+struct Reconciler<'a> {
+    user: &'a AppUser,
+    uctx: &'a UserContext,
+    ctx: &'a Context,
+    name: String,
+    namespace: String,
+    uid: String,
+    username: String,
+    desired: DesiredUser,
+    status: AppUserStatus,
+}
+
+impl<'a> Reconciler<'a> {
+    fn new(user: &'a AppUser, uctx: &'a UserContext, namespace: &str) -> Result<Self> {
+        Ok(Self {
+            user,
+            uctx,
+            ctx: &uctx.ctx,
+            name: user.name_any(),
+            namespace: namespace.to_owned(),
+            uid: user.uid().ok_or(Error::MissingObjectKey("uid"))?,
+            username: user.spec.email.clone(),
+            desired: DesiredUser::of(&user.spec),
+            status: uctx.status_of(user),
+        })
+    }
+
+    async fn apply(mut self, api: &Api<AppUser>) -> Result<Action> {
+        let original = self.status.clone();
+
+        // 1. Dereference: the pool and the password, without any AWS call.
+        let pool = match self.ready_pool().await? {
+            Ok(pool) => pool,
+            Err(message) => {
+                let changed = self.set_waiting(reasons::WAITING_FOR_POOL, &message);
+                if changed {
+                    self.event(
+                        EventType::Normal,
+                        "WaitingForUserPool",
+                        "Reconcile",
+                        &message,
+                    )
+                    .await;
+                }
+                self.finish(api, &original).await?;
+                return Ok(Action::requeue(WAIT_FOR_POOL));
+            }
+        };
+        if let Some(group) = self
+            .desired
+            .groups
+            .iter()
+            .find(|g| !pool.groups.iter().any(|p| p == *g))
+        {
+            let message = format!(
+                "group {group} is not declared by UserPool {}",
+                self.user.spec.user_pool_ref.name
+            );
+            if self.set_failed(reasons::UNKNOWN_GROUP, &message) {
+                self.event(
+                    EventType::Warning,
+                    reasons::UNKNOWN_GROUP,
+                    "Reconcile",
+                    &message,
+                )
+                .await;
+            }
+            self.finish(api, &original).await?;
+            return Ok(Action::await_change());
+        }
+        let mut source = self.password().await?;
+        if let PasswordSource::Missing(_) = &source
+            && self.user.spec.generate_password
+        {
+            source = self.generate_password(&pool).await?;
+        }
+        let (password, version) = match source {
+            PasswordSource::Found { password, version } => (password, version),
+            PasswordSource::Missing(message) => {
+                if self.set_failed(reasons::SECRET_MISSING, &message) {
+                    self.event(
+                        EventType::Warning,
+                        reasons::SECRET_MISSING,
+                        "Reconcile",
+                        &message,
+                    )
+                    .await;
+                }
+                self.finish(api, &original).await?;
+                // The Secret watch wakes the user when the Secret appears.
+                return Ok(Action::await_change());
+            }
+        };
+        let directory = UserDirectory::new(&self.ctx.aws_clients(&pool.region), &pool.pool_id);
+
+        // 2. Observe, or create the user when it does not exist.
+        let mut created = false;
+        let mut observed = match self.observe(&directory).await? {
+            Observation::Unread => None,
+            Observation::Found(observed) => Some(observed),
+            Observation::Missing => {
+                if self.status.sub.is_some()
+                    && self.status.user_pool_id.as_deref() == Some(&pool.pool_id)
+                {
+                    let note = format!(
+                        "user {} was deleted outside the operator; creating it again",
+                        self.username
+                    );
+                    self.event(EventType::Warning, "UserRecreated", "Create", &note)
+                        .await;
+                }
+                match directory
+                    .create(&self.username, self.desired.attribute_types(), &password)
+                    .await
+                {
+                    Ok(user) => {
+                        created = true;
+                        self.record_user(&user, &pool.pool_id);
+                        self.status.applied_password_version = None;
+                        // Record the ids before the next call that can fail.
+                        self.write_status(api).await?;
+                        Some(user)
+                    }
+                    Err((_, ProvisionError::UserExists(_))) => {
+                        let Some(user) = directory
+                            .get(&self.username)
+                            .await
+                            .map_err(|(op, e)| Error::cognito_user(op, e))?
+                        else {
+                            return Err(Error::Cognito {
+                                operation: "AdminGetUser",
+                                message: "the user exists and then did not".into(),
+                            });
+                        };
+                        let note = format!("adopted the existing Cognito user {}", self.username);
+                        self.event(EventType::Normal, "Adopted", "Create", &note)
+                            .await;
+                        self.record_user(&user, &pool.pool_id);
+                        self.status.applied_password_version = None;
+                        Some(user)
+                    }
+                    Err((_, ProvisionError::InvalidPassword(message))) => {
+                        return self
+                            .password_rejected(api, &original, &version, &message)
+                            .await;
+                    }
+                    Err((_, ProvisionError::InvalidParameter(message))) => {
+                        return self.spec_rejected(api, &original, &message).await;
+                    }
+                    Err((op, e)) => return Err(self.aws_failure(api, op, e).await),
+                }
+            }
+        };
+
+        // 3. The password: whenever the Secret changed, or the user has no permanent one.
+        let unconfirmed = observed.as_ref().is_some_and(|o| !o.is_confirmed());
+        let new_version = self.status.applied_password_version.as_deref() != Some(&version);
+        if (new_version || unconfirmed)
+            && self.status.rejected_password_version.as_deref() != Some(&version)
+        {
+            match directory.set_password(&self.username, &password).await {
+                Ok(()) => {
+                    let rotated = !created && self.status.applied_password_version.is_some();
+                    self.status.applied_password_version = Some(version.clone());
+                    self.status.rejected_password_version = None;
+                    self.status.user_status = Some(user_attributes::CONFIRMED.into());
+                    if let Some(observed) = observed.as_mut() {
+                        observed.status = Some(user_attributes::CONFIRMED.into());
+                    }
+                    if rotated {
+                        let note = format!(
+                            "applied version {version} of Secret {}",
+                            self.user.spec.password_secret_ref.name
+                        );
+                        self.event(EventType::Normal, "PasswordApplied", "SetPassword", &note)
+                            .await;
+                    }
+                }
+                Err((_, ProvisionError::InvalidPassword(message))) => {
+                    return self
+                        .password_rejected(api, &original, &version, &message)
+                        .await;
+                }
+                Err((op, e)) => return Err(self.aws_failure(api, op, e).await),
+            }
+        } else if self.status.rejected_password_version.as_deref() == Some(&version) {
+            // Still the refused version: keep saying so, and wait for a new one.
+            self.finish(api, &original).await?;
+            return Ok(Action::await_change());
+        }
+
+        // 4. Attributes, enabled flag and groups.
+        if let Some(mut observed) = observed {
+            if observed.groups.is_none() {
+                observed.groups = Some(if pool.groups.is_empty() {
+                    Default::default()
+                } else {
+                    directory
+                        .groups_of(&self.username)
+                        .await
+                        .map_err(|(op, e)| Error::cognito_user(op, e))?
+                });
+            }
+            let changes =
+                user_attributes::changes(&self.desired, &observed, &self.status.managed_attributes);
+            if let Err((op, e)) = self.converge(&directory, &changes).await {
+                if let ProvisionError::InvalidParameter(message) = e {
+                    return self.spec_rejected(api, &original, &message).await;
+                }
+                return Err(self.aws_failure(api, op, e).await);
+            }
+            if !changes.is_empty() && !created {
+                self.event(EventType::Normal, "Updated", "Update", &changes.summary())
+                    .await;
+            }
+        }
+        self.status.enabled = Some(self.desired.enabled);
+        self.status.managed_attributes = self.desired.managed_attribute_names();
+
+        // 5. Status.
+        let was_ready = conditions::is_true(&self.status.conditions, READY);
+        self.set_conditions(vec![
+            self.condition(
+                READY,
+                true,
+                reasons::USER_READY,
+                "the user can sign in as declared",
+            ),
+            self.condition(
+                SYNCED,
+                true,
+                reasons::IN_SYNC,
+                "the Cognito user matches the spec",
+            ),
+        ]);
+        if created {
+            let note = format!(
+                "created Cognito user {} with a permanent password",
+                self.username
+            );
+            self.event(EventType::Normal, "Created", "Create", &note)
+                .await;
+        } else if !was_ready {
+            self.event(
+                EventType::Normal,
+                "Ready",
+                "Reconcile",
+                "the user can sign in as declared",
+            )
+            .await;
+        }
+        self.finish(api, &original).await?;
+        Ok(Action::await_change())
+    }
+
+    /// The referenced pool, when it is Ready; otherwise why the user waits.
+    async fn ready_pool(&self) -> Result<std::result::Result<ReadyPool, String>> {
+        let pool_name = &self.user.spec.user_pool_ref.name;
+        let key = ObjectRef::<UserPool>::new(pool_name).within(&self.namespace);
+        let pool = match self.uctx.pools.get(&key) {
+            Some(pool) => Some(pool.as_ref().clone()),
+            // The pool watch may not have listed yet (just after start): ask the API.
+            None => {
+                Api::<UserPool>::namespaced(self.ctx.client.clone(), &self.namespace)
+                    .get_opt(pool_name)
+                    .await?
+            }
+        };
+        let Some(pool) = pool else {
+            return Ok(Err(format!("UserPool {pool_name} does not exist")));
+        };
+        let status = pool.status.clone().unwrap_or_default();
+        let pool_id = match status.user_pool_id {
+            Some(id) if conditions::is_true(&status.conditions, READY) => id,
+            _ => return Ok(Err(format!("UserPool {pool_name} is not Ready yet"))),
+        };
+        let region = pool
+            .spec
+            .region
+            .clone()
+            .or_else(|| self.ctx.default_region())
+            .ok_or(Error::MissingObjectKey(
+                "spec.region of the UserPool (and the operator has no AWS region)",
+            ))?;
+        Ok(Ok(ReadyPool {
+            pool_id,
+            region,
+            groups: pool.spec.groups.iter().map(|g| g.name.clone()).collect(),
+            min_password_length: usize::try_from(pool.spec.password_policy.minimum_length)
+                .unwrap_or(0),
+        }))
+    }
+
+    /// Writes a generated password into the Secret: a new Secret owned by this AppUser,
+    /// or one more key in an existing Secret (whose ownership is left alone).
+    async fn generate_password(&mut self, pool: &ReadyPool) -> Result<PasswordSource> {
+        let reference = &self.user.spec.password_secret_ref;
+        let password = crate::generated_password::generate(pool.min_password_length);
+        let api = Api::<Secret>::namespaced(self.ctx.client.clone(), &self.namespace);
+        let data = std::collections::BTreeMap::from([(
+            reference.key.clone(),
+            k8s_openapi::ByteString(password.clone().into_bytes()),
+        )]);
+        let secret = match api.get_opt(&reference.name).await? {
+            None => {
+                let owner = self
+                    .user
+                    .controller_owner_ref(&())
+                    .ok_or(Error::MissingObjectKey("uid"))?;
+                let secret = Secret {
+                    metadata: kube::api::ObjectMeta {
+                        name: Some(reference.name.clone()),
+                        owner_references: Some(vec![owner]),
+                        ..Default::default()
+                    },
+                    data: Some(data),
+                    ..Secret::default()
+                };
+                api.create(&kube::api::PostParams::default(), &secret)
+                    .await?
+            }
+            Some(_) => {
+                let patch = json!({
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": { "name": reference.name },
+                    "data": data,
+                });
+                api.patch(
+                    &reference.name,
+                    &PatchParams::apply(FIELD_MANAGER),
+                    &Patch::Apply(&patch),
+                )
+                .await?
+            }
+        };
+        let note = format!(
+            "wrote a generated password into key {} of Secret {}",
+            reference.key, reference.name
+        );
+        self.event(
+            EventType::Normal,
+            "PasswordGenerated",
+            "GeneratePassword",
+            &note,
+        )
+        .await;
+        Ok(PasswordSource::Found {
+            password,
+            version: secret.resource_version().unwrap_or_default(),
+        })
+    }
+
+    /// Reads the password Secret. Only its resourceVersion is ever recorded.
+    async fn password(&self) -> Result<PasswordSource> {
+        let reference = &self.user.spec.password_secret_ref;
+        let secret = Api::<Secret>::namespaced(self.ctx.client.clone(), &self.namespace)
+            .get_opt(&reference.name)
+            .await?;
+        let Some(secret) = secret else {
+            return Ok(PasswordSource::Missing(format!(
+                "Secret {} does not exist",
+                reference.name
+            )));
+        };
+        let value = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(&reference.key))
+            .map(|v| v.0.clone())
+            .or_else(|| {
+                secret
+                    .string_data
+                    .as_ref()
+                    .and_then(|d| d.get(&reference.key))
+                    .map(|v| v.clone().into_bytes())
+            });
+        let password = match value.map(String::from_utf8) {
+            Some(Ok(password)) if !password.is_empty() => password,
+            Some(Ok(_)) => {
+                return Ok(PasswordSource::Missing(format!(
+                    "key {} of Secret {} is empty",
+                    reference.key, reference.name
+                )));
+            }
+            Some(Err(_)) => {
+                return Ok(PasswordSource::Missing(format!(
+                    "key {} of Secret {} is not UTF-8 text",
+                    reference.key, reference.name
+                )));
+            }
+            None => {
+                return Ok(PasswordSource::Missing(format!(
+                    "Secret {} has no key {}",
+                    reference.name, reference.key
+                )));
+            }
+        };
+        Ok(PasswordSource::Found {
+            password,
+            version: secret.resource_version().unwrap_or_default(),
+        })
+    }
+
+    /// What is known of the user before converging it, reading Cognito only when needed.
+    async fn observe(&self, directory: &UserDirectory) -> Result<Observation> {
+        let census = self.uctx.take_report(&self.uid);
+        let same_pool = self.status.user_pool_id.as_deref() == Some(directory.pool_id());
+        if self.status.sub.is_none() || !same_pool {
+            // Never created (or the pool was replaced): create, adopting on a name clash.
+            return Ok(Observation::Missing);
+        }
+        if let Some(observation) = census {
+            return Ok(observation);
+        }
+        let settled = self.status.observed_generation == self.user.metadata.generation
+            && conditions::is_true(&self.status.conditions, READY)
+            && conditions::is_true(&self.status.conditions, SYNCED);
+        if settled {
+            return Ok(Observation::Unread);
+        }
+        match directory.get(&self.username).await {
+            Ok(Some(user)) => Ok(Observation::Found(user)),
+            Ok(None) => Ok(Observation::Missing),
+            Err((op, e)) => Err(Error::cognito_user(op, e)),
+        }
+    }
+
+    /// The fewest calls that apply `changes`.
+    async fn converge(
+        &self,
+        directory: &UserDirectory,
+        changes: &user_attributes::UserChanges,
+    ) -> std::result::Result<(), (&'static str, ProvisionError)> {
+        if !changes.update.is_empty() {
+            directory
+                .update_attributes(
+                    &self.username,
+                    user_attributes::to_attribute_types(&changes.update),
+                )
+                .await?;
+        }
+        if !changes.delete.is_empty() {
+            directory
+                .delete_attributes(&self.username, changes.delete.clone())
+                .await?;
+        }
+        if let Some(enabled) = changes.enable {
+            directory.set_enabled(&self.username, enabled).await?;
+        }
+        for group in &changes.add_groups {
+            directory.add_to_group(&self.username, group).await?;
+        }
+        for group in &changes.remove_groups {
+            directory.remove_from_group(&self.username, group).await?;
+        }
+        Ok(())
+    }
+
+    fn record_user(&mut self, user: &ObservedUser, pool_id: &str) {
+        self.status.sub = user.sub.clone();
+        self.status.username = Some(user.username.clone());
+        self.status.user_status = user.status.clone();
+        self.status.enabled = Some(user.enabled);
+        self.status.user_pool_id = Some(pool_id.to_owned());
+    }
+
+    async fn password_rejected(
+        mut self,
+        api: &Api<AppUser>,
+        original: &AppUserStatus,
+        version: &str,
+        cognito_message: &str,
+    ) -> Result<Action> {
+        self.status.rejected_password_version = Some(version.to_owned());
+        let message = format!(
+            "Cognito refused the password in Secret {} (version {version}): {cognito_message}",
+            self.user.spec.password_secret_ref.name
+        );
+        if self.set_failed(reasons::INVALID_PASSWORD, &message) {
+            self.event(
+                EventType::Warning,
+                reasons::INVALID_PASSWORD,
+                "SetPassword",
+                &message,
+            )
+            .await;
+        }
+        self.finish(api, original).await?;
+        // Retrying cannot help: the Secret watch brings the next version.
+        Ok(Action::await_change())
+    }
+
+    async fn spec_rejected(
+        mut self,
+        api: &Api<AppUser>,
+        original: &AppUserStatus,
+        cognito_message: &str,
+    ) -> Result<Action> {
+        let message = format!("Cognito refused the spec: {cognito_message}");
+        if self.set_failed(reasons::INVALID_SPEC, &message) {
+            self.event(
+                EventType::Warning,
+                reasons::INVALID_SPEC,
+                "Reconcile",
+                &message,
+            )
+            .await;
+        }
+        self.finish(api, original).await?;
+        Ok(Action::await_change())
+    }
+
+    /// Turns a failed call into the reconcile's error; persistent throttling is also
+    /// reported in Synced (Ready stays as it was: the user still works).
+    async fn aws_failure(
+        &mut self,
+        api: &Api<AppUser>,
+        op: &'static str,
+        e: ProvisionError,
+    ) -> Error {
+        let error = Error::cognito_user(op, e);
+        // This failure is the next one error_policy counts.
+        if matches!(error, Error::Throttled { .. })
+            && self.ctx.failures(&self.uid) + 1 >= THROTTLED_REPORT_AFTER
+        {
+            let message = format!("Cognito keeps throttling {op}; retrying with backoff");
+            self.set_conditions(vec![self.condition(
+                SYNCED,
+                false,
+                reasons::THROTTLED,
+                &message,
+            )]);
+            if let Err(e) = self.write_status(api).await {
+                tracing::warn!(error = %e, "could not report throttling");
+            }
+        }
+        error
+    }
+
+    /// Sets Ready and Synced to False; true when that changes the conditions.
+    fn set_failed(&mut self, reason: &str, message: &str) -> bool {
+        let before = self.status.conditions.clone();
+        self.set_conditions(vec![
+            self.condition(READY, false, reason, message),
+            self.condition(SYNCED, false, reason, message),
+        ]);
+        differs(&before, &self.status.conditions)
+    }
+
+    fn set_waiting(&mut self, reason: &str, message: &str) -> bool {
+        self.set_failed(reason, message)
+    }
+
+    fn condition(&self, type_: &str, ok: bool, reason: &str, message: &str) -> Condition {
+        conditions::condition(type_, ok, reason, message, self.user.metadata.generation)
+    }
+
+    fn set_conditions(&mut self, new: Vec<Condition>) {
+        self.status.conditions = conditions::merge(&self.status.conditions, new);
+    }
+
+    async fn event(&self, type_: EventType, reason: &str, action: &str, note: &str) {
+        publish(self.ctx, self.user, type_, reason, action, note).await;
+    }
+
+    /// Writes status when it differs from what the reconcile started with.
+    async fn finish(&mut self, api: &Api<AppUser>, original: &AppUserStatus) -> Result<()> {
+        self.status.observed_generation = self.user.metadata.generation;
+        if self.status == *original {
+            return Ok(());
+        }
+        self.write_status(api).await
+    }
+
+    async fn write_status(&mut self, api: &Api<AppUser>) -> Result<()> {
+        self.status.observed_generation = self.user.metadata.generation;
+        let patch = json!({
+            "apiVersion": AppUser::api_version(&()),
+            "kind": AppUser::kind(&()),
+            "status": self.status,
+        });
+        api.patch_status(
+            &self.name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+        self.uctx.remember_status(&self.uid, &self.status);
+        Ok(())
+    }
+}
+
+/// Whether two condition lists differ in anything but timestamps.
+fn differs(a: &[Condition], b: &[Condition]) -> bool {
+    let key = |c: &Condition| {
+        (
+            c.type_.clone(),
+            c.status.clone(),
+            c.reason.clone(),
+            c.message.clone(),
+        )
+    };
+    a.len() != b.len() || a.iter().zip(b).any(|(x, y)| key(x) != key(y))
+}
+
+/// The parts of a Ready UserPool a user reconcile needs.
+struct ReadyPool {
+    pool_id: String,
+    region: String,
+    groups: Vec<String>,
+    min_password_length: usize,
+}
+
+/// The region of a pool id (`us-east-1_AbC123` -> `us-east-1`).
+fn region_of(pool_id: &str) -> Option<&str> {
+    pool_id.split_once('_').map(|(region, _)| region)
+}
+
+async fn publish(
+    ctx: &Context,
+    user: &AppUser,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: &str,
+) {
+    let event = Event {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(note.to_owned()),
+        action: action.to_owned(),
+        secondary: None,
+    };
+    // An Event is a courtesy: failing to publish one must not fail the reconcile.
+    if let Err(error) = ctx.recorder.publish(&event, &user.object_ref(&())).await {
+        tracing::warn!(%error, "could not publish Event");
+    }
+}
+
+async fn add_finalizer(user: &AppUser, api: &Api<AppUser>) -> Result<()> {
+    let mut finalizers = user.finalizers().to_vec();
+    finalizers.push(FINALIZER.to_owned());
+    set_finalizers(user, api, finalizers).await
+}
+
+async fn remove_finalizer(user: &AppUser, api: &Api<AppUser>) -> Result<()> {
+    let finalizers = user
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .cloned()
+        .collect();
+    set_finalizers(user, api, finalizers).await
+}
+
+/// Replaces the finalizer list, guarded by resourceVersion so a concurrent change wins.
+async fn set_finalizers(user: &AppUser, api: &Api<AppUser>, finalizers: Vec<String>) -> Result<()> {
+    let patch = json!({
+        "metadata": { "finalizers": finalizers, "resourceVersion": user.resource_version() }
+    });
+    api.patch(
+        &user.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Applies the deletion policy; the finalizer goes once the policy is carried out.
+async fn cleanup(user: &AppUser, api: &Api<AppUser>, uctx: &UserContext) -> Result<Action> {
+    let ctx = &uctx.ctx;
+    if !user.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    let status = uctx.status_of(user);
+    let pool_id = status.user_pool_id.as_deref();
+    match (user.spec.deletion_policy, pool_id) {
+        (UserDeletionPolicy::Retain, Some(_)) => {
+            let note = format!(
+                "deletionPolicy Retain: Cognito user {} is kept",
+                user.spec.email
+            );
+            publish(ctx, user, EventType::Normal, "Retained", "Delete", &note).await;
+        }
+        (UserDeletionPolicy::Delete, Some(pool_id)) => {
+            let region = region_of(pool_id)
+                .map(str::to_owned)
+                .or_else(|| ctx.default_region())
+                .ok_or(Error::MissingObjectKey("the region of status.userPoolId"))?;
+            let directory = UserDirectory::new(&ctx.aws_clients(&region), pool_id);
+            directory
+                .delete(&user.spec.email)
+                .await
+                .map_err(|(op, e)| Error::cognito_user(op, e))?;
+            let note = format!("deleted Cognito user {}", user.spec.email);
+            publish(ctx, user, EventType::Normal, "Deleted", "Delete", &note).await;
+        }
+        // Never created: nothing to delete or keep.
+        (_, None) => {}
+    }
+    remove_finalizer(user, api).await?;
+    if let Some(uid) = user.uid() {
+        uctx.forget(&uid);
+    }
+    Ok(Action::await_change())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_comes_from_the_pool_id() {
+        assert_eq!(region_of("eu-west-1_AbC123"), Some("eu-west-1"));
+        assert_eq!(region_of("nounderscore"), None);
+    }
+
+    #[test]
+    fn condition_lists_compare_without_timestamps() {
+        let a = vec![conditions::condition(READY, true, "R", "m", Some(1))];
+        let mut b = a.clone();
+        b[0].last_transition_time = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+        );
+        assert!(!differs(&a, &b));
+        b[0].message = "other".into();
+        assert!(differs(&a, &b));
+    }
+}
