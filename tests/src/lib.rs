@@ -7,12 +7,14 @@
 
 mod cognito;
 mod environment;
+mod impersonation;
 mod kubectl;
 mod namespace;
 mod operator;
 
 pub use cognito::{EmulatorPool, SignedIn};
 pub use environment::{Environment, aws_config, environment, kube_client};
+pub use impersonation::{impersonating_kubeconfig, kube_client_as, service_account_user};
 pub use kubectl::{KubectlOutput, kubectl, kubectl_with_stdin};
 pub use namespace::TestNamespace;
 pub use operator::OperatorProcess;
