@@ -20,6 +20,7 @@ trap stop_started EXIT
 
 SECONDS=0
 "$REPO_ROOT/tests/env/up.sh" >/dev/null
+"$REPO_ROOT/tests/env/install-srp-reference.sh" >/dev/null
 log "environment ready after ${SECONDS}s"
 
 log "cargo fmt --check"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Install the SRP reference implementation for cognito-client's tests:
+# amazon-cognito-identity-js, pinned by client/srp-reference/package-lock.json.
+#
+# The packages go to "$CACHE/srp-reference-<hash>/node_modules", the hash covering the
+# package files and Node's version, so an unchanged lockfile is reused at once. The
+# test runs client/srp-reference/reference.js with NODE_PATH set to that folder, which
+# is printed as the last line of stdout.
+#
+# Env: COGNITO_OPERATOR_CACHE (default: <repo>/.cache). Needs node and npm on PATH.
+set -euo pipefail
+
+# shellcheck source=tests/env/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+PACKAGE="$REPO_ROOT/client/srp-reference"
+
+log() { echo "install-srp-reference: $*" >&2; }
+
+for tool in node npm; do
+  command -v "$tool" >/dev/null || { log "no $tool on PATH"; exit 1; }
+done
+hash="$({ cat "$PACKAGE/package.json" "$PACKAGE/package-lock.json"; node --version; } \
+  | sha256sum | cut -c1-12)"
+dir="$CACHE_DIR/srp-reference-$hash"
+# Written only after npm succeeded: a folder without it is a half-done install.
+stamp="$dir/.installed"
+
+mkdir -p "$CACHE_DIR"
+# Serialise concurrent runs (parallel test binaries, CI steps) on the same cache.
+exec 9>"$CACHE_DIR/srp-reference.lock"
+flock 9
+
+if [[ ! -f "$stamp" ]]; then
+  log "installing into $dir ($(node --version))"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  cp "$PACKAGE/package.json" "$PACKAGE/package-lock.json" "$dir/"
+  # The packages need no install scripts; not running any is the safer default.
+  (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
+  touch "$stamp"
+fi
+
+echo "$dir/node_modules"
