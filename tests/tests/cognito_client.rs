@@ -1,0 +1,718 @@
+//! `cognito-client` end to end: the real binary against the moto emulator and an
+//! in-process webhook-api, each test with its own pool and its own `$XDG_CONFIG_HOME`.
+//! Passwords always go in on standard input.
+//!
+//! moto does not check SRP's password claim (`client/tests/srp_reference.rs` checks the
+//! maths against amazon-cognito-identity-js), nor implement `RevokeToken` (a stub stands
+//! in for it below), and its tokens always last an hour (tests move the cached expiry).
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{Arc, Mutex, OnceLock},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
+use axum::{Router, http::HeaderMap, routing::post};
+use clap::Parser;
+use cognito_operator_tests::{EmulatorPool, aws_config, environment};
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+use webhook_api::{AppState, app, config::Cli};
+
+const PASSWORD: &str = "Correct-Horse-Battery-9";
+const REGION: &str = "us-east-1";
+
+static BINARY: OnceLock<PathBuf> = OnceLock::new();
+
+/// Builds the client once per test process.
+fn binary() -> &'static Path {
+    BINARY.get_or_init(|| {
+        let env = environment();
+        let status = std::process::Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "cognito-client",
+                "--bin",
+                "cognito-client",
+            ])
+            .current_dir(&env.repo_root)
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building cognito-client failed");
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| env.repo_root.join("target"))
+            .join("debug/cognito-client")
+    })
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
+/// A confirmed user with a permanent password, created directly in the emulator.
+async fn add_user(pool: &EmulatorPool, email: &str) {
+    let attribute = AttributeType::builder()
+        .name("email")
+        .value(email)
+        .build()
+        .expect("attribute");
+    pool.cognito
+        .admin_create_user()
+        .user_pool_id(&pool.pool_id)
+        .username(email)
+        .message_action(MessageActionType::Suppress)
+        .user_attributes(attribute)
+        .send()
+        .await
+        .expect("AdminCreateUser");
+    pool.cognito
+        .admin_set_user_password()
+        .user_pool_id(&pool.pool_id)
+        .username(email)
+        .password(PASSWORD)
+        .permanent(true)
+        .send()
+        .await
+        .expect("AdminSetUserPassword");
+}
+
+async fn pool_with_user(name: &str) -> (EmulatorPool, String) {
+    let pool = EmulatorPool::create(&unique(&format!("cli-{name}"))).await;
+    let email = format!("{}@example.com", unique(name));
+    add_user(&pool, &email).await;
+    (pool, email)
+}
+
+/// webhook-api on a loopback port, trusting `pool` and signing up into it.
+struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn start(pool: &EmulatorPool, extra_args: &[&str]) -> Self {
+        let pools = json!([{
+            "issuer": pool.issuer(),
+            "jwksUri": pool.jwks_uri(),
+            "clientIds": [pool.client_id],
+        }])
+        .to_string();
+        let args = [
+            "webhook-api",
+            "--pools",
+            &pools,
+            "--signup-user-pool-id",
+            &pool.pool_id,
+        ];
+        let cli = Cli::parse_from(args.iter().chain(extra_args));
+        let state = AppState::new(&cli, &aws_config().await).expect("valid configuration");
+        state.spawn_background();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let address = listener.local_addr().expect("local address");
+        let router = app(state).into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let api = Self {
+            base: format!("http://{address}"),
+            http: reqwest::Client::new(),
+        };
+        for _ in 0..100 {
+            if api.get("/readyz").await.0 == 200 {
+                return api;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("webhook-api not ready within 10 s");
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request webhook-api");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// How many requests to `route` ended with `outcome`.
+    async fn requests(&self, route: &str, outcome: &str) -> u64 {
+        let sample =
+            format!(r#"webhook_api_requests_total{{route="{route}",outcome="{outcome}"}} "#);
+        let (_, metrics) = self.get("/metrics").await;
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&sample)?.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// One user's machine: a private `$HOME` and `$XDG_CONFIG_HOME`, and the settings the
+/// client gets from its environment.
+struct Machine {
+    home: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+/// What one run of the client did.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    fn assert_ok(&self) -> &Self {
+        assert_eq!(self.code, 0, "expected success: {self:?}");
+        self
+    }
+
+    /// Exit code `code` and exactly one line on stderr, containing `words`.
+    #[track_caller]
+    fn assert_fails(&self, code: i32, words: &str) {
+        assert_eq!(self.code, code, "exit code: {self:?}");
+        assert_eq!(self.stderr.lines().count(), 1, "one line: {self:?}");
+        assert!(
+            self.stderr.starts_with("cognito-client: ") && self.stderr.contains(words),
+            "expected {words:?}: {self:?}"
+        );
+    }
+
+    #[track_caller]
+    fn assert_no_secret(&self, secret: &str) {
+        assert!(
+            !self.stdout.contains(secret) && !self.stderr.contains(secret),
+            "a secret was printed: {self:?}"
+        );
+    }
+}
+
+impl Machine {
+    /// Settings for `pool` (and the API at `api_url`) in the environment.
+    fn new(pool: &EmulatorPool, api_url: Option<&str>) -> Self {
+        let mut machine = Self::bare();
+        machine.set("COGNITO_CLIENT_USER_POOL_ID", &pool.pool_id);
+        machine.set("COGNITO_CLIENT_CLIENT_ID", &pool.client_id);
+        machine.set("AWS_ENDPOINT_URL", &environment().aws_endpoint);
+        if let Some(api_url) = api_url {
+            machine.set("COGNITO_CLIENT_API_URL", api_url);
+        }
+        machine
+    }
+
+    /// No settings at all: a fresh home.
+    fn bare() -> Self {
+        let home = std::env::temp_dir().join(unique("cognito-client-home"));
+        std::fs::create_dir_all(&home).expect("create home");
+        Self {
+            env: vec![
+                ("HOME".into(), home.display().to_string()),
+                (
+                    "XDG_CONFIG_HOME".into(),
+                    home.join("config").display().to_string(),
+                ),
+                ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
+            ],
+            home,
+        }
+    }
+
+    fn set(&mut self, name: &str, value: &str) {
+        self.env.push((name.to_owned(), value.to_owned()));
+    }
+
+    fn config_dir(&self) -> PathBuf {
+        self.home.join("config/cognito-client")
+    }
+
+    fn cache_path(&self, profile: &str) -> PathBuf {
+        self.config_dir().join(format!("tokens/{profile}.json"))
+    }
+
+    fn cache(&self) -> Value {
+        let text = std::fs::read_to_string(self.cache_path("default")).expect("cache file");
+        serde_json::from_str(&text).expect("cache JSON")
+    }
+
+    /// Rewrites the cache as a test needs it (an expiry, a revoked token).
+    fn edit_cache(&self, edit: impl FnOnce(&mut Value)) {
+        let mut cache = self.cache();
+        edit(&mut cache);
+        std::fs::write(self.cache_path("default"), cache.to_string()).expect("write cache");
+    }
+
+    /// Runs the client with `args`, feeding `stdin` (a password) if given.
+    async fn run(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut child = tokio::process::Command::new(binary())
+            .args(args)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start cognito-client");
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(text) = stdin {
+            // A client that fails before reading (a missing setting) closes the pipe.
+            match input.write_all(text.as_bytes()).await {
+                Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {}
+                written => written.expect("write stdin"),
+            }
+        }
+        drop(input);
+        let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+            .await
+            .expect("cognito-client finished within 60 s")
+            .expect("cognito-client output");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    async fn sign_in(&self, email: &str, flow: &str) -> Run {
+        let password = format!("{PASSWORD}\n");
+        let run = self
+            .run(
+                &[
+                    "sign-in",
+                    "--email",
+                    email,
+                    "--auth-flow",
+                    flow,
+                    "--password-stdin",
+                ],
+                Some(&password),
+            )
+            .await;
+        run.assert_no_secret(PASSWORD);
+        run
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[tokio::test]
+async fn password_sign_in_caches_tokens_privately_and_fetch_sends_them() {
+    let (pool, email) = pool_with_user("password").await;
+    let api = Api::start(&pool, &[]).await;
+    let machine = Machine::new(&pool, Some(&api.base));
+
+    let signed_in = machine.sign_in(&email, "password").await;
+    signed_in.assert_ok();
+    assert!(
+        signed_in.stdout.is_empty(),
+        "tokens printed without --print"
+    );
+    assert!(signed_in.stderr.contains(&email));
+    let cache = machine.cache();
+    assert_eq!(cache["client_id"], pool.client_id.as_str());
+    assert_eq!(cache["username"], email.as_str());
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&machine.cache_path("default")), 0o600);
+        assert_eq!(mode(&machine.config_dir().join("tokens")), 0o700);
+    }
+
+    let me = machine.run(&["fetch", "/api/me"], None).await;
+    me.assert_ok();
+    let me: Value = serde_json::from_str(&me.stdout).expect("JSON from /api/me");
+    assert_eq!(me["token_use"], "access");
+
+    let whoami = machine.run(&["whoami"], None).await;
+    whoami.assert_ok();
+    assert!(
+        whoami.stdout.contains(&format!("email: {email}")),
+        "{whoami:?}"
+    );
+    let sub = me["sub"].as_str().expect("sub");
+    assert!(whoami.stdout.contains(&format!("sub: {sub}")), "{whoami:?}");
+
+    // Forward-auth wants id tokens; a full URL works as well as a path.
+    let forward_auth = format!("{}/auth", api.base);
+    machine
+        .run(&["fetch", &forward_auth, "--id-token"], None)
+        .await
+        .assert_ok();
+}
+
+#[tokio::test]
+async fn srp_sign_in_prints_tokens_only_when_asked() {
+    let (pool, email) = pool_with_user("srp").await;
+    let api = Api::start(&pool, &[]).await;
+    let machine = Machine::new(&pool, Some(&api.base));
+
+    // SRP is the default flow.
+    let password = format!("{PASSWORD}\n");
+    let run = machine
+        .run(
+            &["sign-in", "--email", &email, "--password-stdin", "--print"],
+            Some(&password),
+        )
+        .await;
+    run.assert_ok().assert_no_secret(PASSWORD);
+    let printed: Value = serde_json::from_str(&run.stdout).expect("--print writes JSON");
+    let cache = machine.cache();
+    assert_eq!(printed["access_token"], cache["access_token"]);
+    assert_eq!(printed["id_token"], cache["id_token"]);
+    assert!(
+        printed.get("refresh_token").is_none(),
+        "refresh token printed"
+    );
+    assert!(
+        !run.stdout
+            .contains(cache["refresh_token"].as_str().expect("refresh"))
+    );
+
+    // The printed token works on its own (`--token`), and so does the cached one.
+    let token = printed["access_token"].as_str().expect("access token");
+    machine
+        .run(&["fetch", "/api/me", "--token", token], None)
+        .await
+        .assert_ok();
+    machine.run(&["whoami"], None).await.assert_ok();
+}
+
+#[tokio::test]
+async fn tokens_are_refreshed_before_they_expire() {
+    let (pool, email) = pool_with_user("refresh").await;
+    let api = Api::start(&pool, &[]).await;
+    let machine = Machine::new(&pool, Some(&api.base));
+    machine.sign_in(&email, "password").await.assert_ok();
+    let before = machine.cache();
+
+    // 30 s left is inside the 60 s margin: fetch refreshes first.
+    let almost_expired = unix_now() + 30;
+    machine.edit_cache(|cache| cache["expires_at"] = almost_expired.into());
+    machine.run(&["fetch", "/api/me"], None).await.assert_ok();
+    let after = machine.cache();
+    assert_ne!(after["access_token"], before["access_token"]);
+    assert_ne!(after["id_token"], before["id_token"]);
+    assert_eq!(after["refresh_token"], before["refresh_token"]);
+    let expires_at = after["expires_at"].as_u64().expect("expiry");
+    assert!(expires_at > unix_now() + 3000, "new expiry {expires_at}");
+    assert_eq!(
+        api.requests("/api/me", "unauthorized").await,
+        0,
+        "the expiring token was never sent"
+    );
+
+    // An already expired token is refreshed the same way, for whoami too.
+    let refreshed = after["access_token"].clone();
+    machine.edit_cache(|cache| cache["expires_at"] = 1.into());
+    machine.run(&["whoami"], None).await.assert_ok();
+    assert_ne!(machine.cache()["access_token"], refreshed);
+}
+
+#[tokio::test]
+async fn a_refused_token_is_refreshed_and_retried_once() {
+    let (pool, email) = pool_with_user("retry").await;
+    let api = Api::start(&pool, &[]).await;
+    let machine = Machine::new(&pool, Some(&api.base));
+    machine.sign_in(&email, "password").await.assert_ok();
+
+    // A token the API refuses, though the cache thinks it is good for an hour.
+    machine.edit_cache(|cache| cache["access_token"] = "not-a-token".into());
+    machine.run(&["fetch", "/api/me"], None).await.assert_ok();
+    assert_eq!(api.requests("/api/me", "unauthorized").await, 1);
+    assert_eq!(api.requests("/api/me", "ok").await, 1);
+    assert_ne!(machine.cache()["access_token"], "not-a-token");
+
+    // A route that refuses every token of this kind: one retry, then the status.
+    let run = machine.run(&["fetch", "/auth"], None).await;
+    run.assert_fails(12, "401 Unauthorized");
+    assert_eq!(api.requests("/auth", "unauthorized").await, 2);
+
+    // With --token there is nothing to refresh: no retry.
+    let run = machine
+        .run(&["fetch", "/api/me", "--token", "not-a-token"], None)
+        .await;
+    run.assert_fails(12, "401 Unauthorized");
+    assert_eq!(api.requests("/api/me", "unauthorized").await, 2);
+
+    // A refresh token Cognito no longer accepts ends the session.
+    machine.edit_cache(|cache| {
+        cache["refresh_token"] = "revoked".into();
+        cache["expires_at"] = 1.into();
+    });
+    let run = machine.run(&["fetch", "/api/me"], None).await;
+    run.assert_fails(3, "the session has ended");
+}
+
+#[tokio::test]
+async fn sign_out_revokes_then_clears_the_cache() {
+    let (pool, email) = pool_with_user("signout").await;
+    let machine = Machine::new(&pool, None);
+    machine.sign_in(&email, "password").await.assert_ok();
+    let refresh_token = machine.cache()["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
+
+    // moto has no RevokeToken: a stub Cognito endpoint records the call instead.
+    let calls: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let recorded = Arc::clone(&calls);
+    let stub = Router::new().route(
+        "/",
+        post(move |headers: HeaderMap, body: String| async move {
+            let target = headers
+                .get("x-amz-target")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let body = serde_json::from_str(&body).unwrap_or(Value::Null);
+            recorded.lock().expect("lock").push((target, body));
+            ([("content-type", "application/x-amz-json-1.1")], "{}")
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let stub_url = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, stub).await });
+
+    let run = machine
+        .run(&["sign-out", "--aws-endpoint", &stub_url], None)
+        .await;
+    run.assert_ok();
+    assert!(!machine.cache_path("default").exists(), "cache left behind");
+    let calls = calls.lock().expect("lock").clone();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].0, "AWSCognitoIdentityProviderService.RevokeToken");
+    assert_eq!(calls[0].1["Token"], refresh_token.as_str());
+    assert_eq!(calls[0].1["ClientId"], pool.client_id.as_str());
+
+    // Signed out: nothing cached, and signing out again is not an error.
+    machine
+        .run(&["whoami"], None)
+        .await
+        .assert_fails(3, "not signed in");
+    let again = machine.run(&["sign-out"], None).await;
+    again.assert_ok();
+    assert!(again.stderr.contains("nothing to do"));
+
+    // When Cognito cannot revoke (here: moto's missing RevokeToken), the tokens are
+    // still deleted, and the exit code says the revocation failed.
+    machine.sign_in(&email, "password").await.assert_ok();
+    let run = machine.run(&["sign-out"], None).await;
+    run.assert_fails(13, "the refresh token was not revoked");
+    assert!(!machine.cache_path("default").exists(), "cache left behind");
+}
+
+#[tokio::test]
+async fn sign_in_failures_have_exit_codes_and_one_line_messages() {
+    let (pool, email) = pool_with_user("failures").await;
+    let machine = Machine::new(&pool, None);
+
+    let wrong = machine
+        .run(
+            &[
+                "sign-in",
+                "--email",
+                &email,
+                "--auth-flow",
+                "password",
+                "--password-stdin",
+            ],
+            Some("Wrong-Password-1\n"),
+        )
+        .await;
+    wrong.assert_fails(4, "wrong e-mail or password");
+    wrong.assert_no_secret("Wrong-Password-1");
+
+    let nobody = format!("{}@example.com", unique("nobody"));
+    for flow in ["password", "srp"] {
+        machine
+            .sign_in(&nobody, flow)
+            .await
+            .assert_fails(5, "unknown user");
+    }
+
+    pool.cognito
+        .admin_disable_user()
+        .user_pool_id(&pool.pool_id)
+        .username(&email)
+        .send()
+        .await
+        .expect("AdminDisableUser");
+    for flow in ["password", "srp"] {
+        machine
+            .sign_in(&email, flow)
+            .await
+            .assert_fails(6, "the user is disabled");
+    }
+    assert!(!machine.cache_path("default").exists(), "no tokens cached");
+
+    // Nothing listens on port 1.
+    let mut offline = Machine::new(&pool, None);
+    offline.set("AWS_ENDPOINT_URL", "http://127.0.0.1:1");
+    offline
+        .sign_in(&email, "password")
+        .await
+        .assert_fails(11, "network error");
+
+    // A missing setting is named with the ways to give it, before any password prompt.
+    let mut unset = Machine::bare();
+    unset.set("AWS_ENDPOINT_URL", &environment().aws_endpoint);
+    unset
+        .sign_in(&email, "password")
+        .await
+        .assert_fails(2, "--client-id");
+    unset
+        .run(&["fetch", "/api/me"], None)
+        .await
+        .assert_fails(2, "--api-url");
+    unset
+        .run(&["whoami"], None)
+        .await
+        .assert_fails(3, "not signed in (profile default)");
+}
+
+#[tokio::test]
+async fn sign_up_goes_through_the_api() {
+    let pool = EmulatorPool::create(&unique("cli-signup")).await;
+    // Four sign-ups a minute: the fifth attempt is refused.
+    let api = Api::start(&pool, &["--signup-per-minute", "4"]).await;
+    let machine = Machine::new(&pool, Some(&api.base));
+    let email = format!("{}@example.com", unique("new"));
+    let password = format!("{PASSWORD}\n");
+    let sign_up = |email: String, password: String| {
+        let machine = &machine;
+        async move {
+            let run = machine
+                .run(
+                    &["sign-up", "--email", &email, "--password-stdin"],
+                    Some(&password),
+                )
+                .await;
+            run.assert_no_secret(password.trim_end());
+            run
+        }
+    };
+
+    sign_up(email.clone(), password.clone()).await.assert_ok();
+    // The new account signs in with that password (moto checks it in this flow).
+    machine.sign_in(&email, "password").await.assert_ok();
+
+    sign_up(email.clone(), password.clone())
+        .await
+        .assert_fails(8, "cannot be created");
+    sign_up("not-an-address".into(), password.clone())
+        .await
+        .assert_fails(9, "invalid e-mail address");
+    sign_up(format!("{}@example.com", unique("short")), "short\n".into())
+        .await
+        .assert_fails(9, "password must be 8 to 256 characters");
+    sign_up(format!("{}@example.com", unique("late")), password)
+        .await
+        .assert_fails(10, "rate limited");
+}
+
+#[tokio::test]
+async fn settings_come_from_a_profile_file() {
+    let (pool, email) = pool_with_user("profile").await;
+    let api = Api::start(&pool, &[]).await;
+    // No settings in the environment: everything comes from the [work] table.
+    let machine = Machine::bare();
+    std::fs::create_dir_all(machine.config_dir()).expect("config dir");
+    let profile_file = format!(
+        "[work]\nuser-pool-id = \"{}\"\nclient-id = \"{}\"\napi-url = \"{}\"\n\
+         aws-endpoint = \"{}\"\n",
+        pool.pool_id,
+        pool.client_id,
+        api.base,
+        environment().aws_endpoint
+    );
+    std::fs::write(machine.config_dir().join("config.toml"), profile_file).expect("write");
+
+    let password = format!("{PASSWORD}\n");
+    machine
+        .run(
+            &[
+                "--profile",
+                "work",
+                "sign-in",
+                "--email",
+                &email,
+                "--password-stdin",
+            ],
+            Some(&password),
+        )
+        .await
+        .assert_ok();
+    assert!(machine.cache_path("work").exists());
+    assert!(!machine.cache_path("default").exists());
+    let cached: Value =
+        serde_json::from_str(&std::fs::read_to_string(machine.cache_path("work")).expect("cache"))
+            .expect("JSON");
+    assert_eq!(cached["region"], REGION);
+    machine
+        .run(&["fetch", "/api/me", "--profile", "work"], None)
+        .await
+        .assert_ok();
+    // Another profile has its own (empty) cache.
+    machine
+        .run(&["whoami"], None)
+        .await
+        .assert_fails(3, "not signed in (profile default)");
+
+    // A flag wins over the file: a client id Cognito does not know.
+    let run = machine
+        .run(
+            &[
+                "sign-in",
+                "--profile",
+                "work",
+                "--client-id",
+                "no-such-client",
+                "--email",
+                &email,
+                "--password-stdin",
+                "--auth-flow",
+                "password",
+            ],
+            Some(&password),
+        )
+        .await;
+    run.assert_fails(2, "does not know this app client");
+
+    std::fs::write(machine.config_dir().join("config.toml"), "[work\n").expect("write");
+    machine
+        .run(&["--profile", "work", "whoami"], None)
+        .await
+        .assert_fails(2, "cannot parse the profile file");
+}
