@@ -25,7 +25,7 @@ use kube::{
     core::PartialObjectMeta,
     runtime::{
         Controller, WatchStreamExt,
-        controller::Action,
+        controller::{self, Action},
         events::{Event, EventType},
         reflector::{self, ObjectRef, Store},
         watcher,
@@ -148,7 +148,9 @@ pub async fn run(
         .default_backoff()
         .touched_objects();
 
-    let controller = Controller::new(users, watcher::Config::default().any_semantic());
+    let controller = Controller::new(users, watcher::Config::default().any_semantic()).with_config(
+        controller::Config::default().concurrency(ctx.settings.user_reconcile_concurrency),
+    );
     let user_store = controller.store();
     let (census_tx, census_rx) = mpsc::channel::<ObjectRef<AppUser>>(1024);
     let user_ctx = Arc::new(UserContext {

@@ -47,6 +47,9 @@ pub struct Settings {
     pub resync_interval: Duration,
     /// Client-side request rates per Cognito quota category, per account and region.
     pub cognito_rates: CognitoRates,
+    /// AppUser reconciles in flight at once. Bounded because each waits on the rate
+    /// limits with its request built: 10,000 at once cost hundreds of MB for no speed.
+    pub user_reconcile_concurrency: u16,
 }
 
 /// The CloudFormation and Cognito clients of one region.

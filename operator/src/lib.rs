@@ -7,6 +7,7 @@ pub mod canonical_json;
 pub mod conditions;
 pub mod context;
 pub mod crd;
+pub mod crd_reference;
 pub mod crdgen;
 pub mod error;
 pub mod generated_password;

@@ -28,11 +28,14 @@ struct Cli {
 enum Command {
     /// Run the controllers.
     Run(RunArgs),
-    /// Write the CustomResourceDefinitions as YAML files.
+    /// Write the CustomResourceDefinitions as YAML files, and their Markdown reference.
     Crdgen {
         /// Folder that receives userpools.yaml and appusers.yaml.
         #[arg(long, default_value = "crds")]
         out_dir: PathBuf,
+        /// Markdown reference of the same CRDs.
+        #[arg(long, default_value = "docs/crd-reference.md")]
+        reference: PathBuf,
     },
 }
 
@@ -71,6 +74,9 @@ struct RunArgs {
     /// Cognito UserList calls per second (ListUsers, ListUsersInGroup).
     #[arg(long, env = "COGNITO_USER_LIST_RPS", default_value_t = CognitoRates::default().user_list)]
     user_list_rps: u32,
+    /// AppUser reconciles in flight at once (enough to keep the rate limits busy).
+    #[arg(long, env = "APPUSER_CONCURRENCY", default_value_t = 32)]
+    appuser_concurrency: u16,
 }
 
 /// Runs both controllers until one ends (at shutdown, both do).
@@ -84,7 +90,12 @@ async fn run_controllers(ctx: Arc<Context>, namespace: Option<&str>, shutdown: &
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Crdgen { out_dir } => cognito_operator::crdgen::write(&out_dir),
+        Command::Crdgen { out_dir, reference } => {
+            cognito_operator::crdgen::write(&out_dir)?;
+            let markdown = cognito_operator::crd_reference::render()?;
+            std::fs::write(&reference, markdown)
+                .with_context(|| format!("writing {}", reference.display()))
+        }
         Command::Run(args) => run(args).await,
     }
 }
@@ -129,6 +140,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 user_read: args.user_read_rps,
                 user_list: args.user_list_rps,
             },
+            user_reconcile_concurrency: args.appuser_concurrency,
         },
     );
     readiness.set_ready(true);

@@ -1,7 +1,7 @@
 //! The CRDs on a real kube-apiserver: valid objects are stored with their defaults and
 //! printer columns; invalid ones are refused at admission with a message naming the field.
 
-use cognito_operator_tests::{TestNamespace, kubectl, kubectl_with_stdin};
+use cognito_operator_tests::{TestNamespace, environment, kubectl, kubectl_with_stdin};
 
 const VALID_POOL: &str = r#"
 apiVersion: cognito.kubeauth.dev/v1alpha1
@@ -87,6 +87,46 @@ fn valid_objects_are_stored_with_defaults_and_printer_columns() {
         .run()
         .expect_success("explain");
     assert!(explained.contains("Minimum password length"), "{explained}");
+}
+
+/// docs/crd-reference.md says what `kubectl explain` says, field by field.
+#[test]
+fn crd_reference_matches_kubectl_explain() {
+    let env = environment();
+    let reference = std::fs::read_to_string(env.repo_root.join("docs/crd-reference.md"))
+        .expect("docs/crd-reference.md");
+    let normalized = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let reference = normalized(&reference);
+    for (field, row) in [
+        (
+            "userpool.spec.passwordPolicy.minimumLength",
+            "spec.passwordPolicy.minimumLength",
+        ),
+        (
+            "userpool.spec.clients.generateSecret",
+            "spec.clients[].generateSecret",
+        ),
+        ("userpool.status.jwksUri", "status.jwksUri"),
+        ("appuser.spec.passwordSecretRef", "spec.passwordSecretRef"),
+        ("appuser.spec.deletionPolicy", "spec.deletionPolicy"),
+        (
+            "appuser.status.appliedPasswordVersion",
+            "status.appliedPasswordVersion",
+        ),
+    ] {
+        let explained = kubectl(&["explain", field]).run().expect_success("explain");
+        // kubectl prints the description, indented and wrapped, after "DESCRIPTION:".
+        let description = explained
+            .split("DESCRIPTION:")
+            .nth(1)
+            .and_then(|rest| rest.split("FIELDS:").next())
+            .map(normalized)
+            .unwrap_or_else(|| panic!("no description in:\n{explained}"));
+        assert!(
+            reference.contains(&format!("`{row}`")) && reference.contains(&description),
+            "docs/crd-reference.md lacks {row} with kubectl's description {description:?}"
+        );
+    }
 }
 
 /// Each case: what it breaks, the manifest, and text the API server's refusal must contain.

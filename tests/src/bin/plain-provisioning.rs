@@ -1,8 +1,8 @@
 //! The scale benchmark's baseline (operator/bench/scale.sh): the Cognito calls the AppUser
 //! controller makes for a new user (`AdminCreateUser` with the same attributes, then
 //! `AdminSetUserPassword Permanent=true`), through the operator's own rate limits and AWS
-//! settings, with every user in flight at once as the controller's reconciles are, but
-//! without Kubernetes. The operator's time-to-Ready is reported as a ratio to this.
+//! settings, with as many users in flight at once as the controller reconciles (its
+//! default APPUSER_CONCURRENCY), but without Kubernetes. The operator's time-to-Ready is reported as a ratio to this.
 //!
 //! The password comes from the BENCH_PASSWORD environment variable, never an argument.
 
@@ -29,6 +29,9 @@ struct Args {
     /// User names are `<prefix>-<n>@bench.example`.
     #[arg(long, default_value = "plain")]
     prefix: String,
+    /// Users in flight at once: the operator's default APPUSER_CONCURRENCY.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
     /// The password every user gets.
     #[arg(long, env = "BENCH_PASSWORD", hide_env_values = true)]
     password: String,
@@ -67,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
                     .map_err(|(op, e)| anyhow::anyhow!("{op} {username}: {e}"))
             }
         })
-        .buffer_unordered(args.count.max(1))
+        .buffer_unordered(args.concurrency.max(1))
         .try_collect::<Vec<()>>()
         .await?;
     let seconds = started.elapsed().as_secs_f64();
