@@ -43,11 +43,11 @@ LOCAL_DIR="${RUN_LOCAL_DIR:-$RUN_DIR/local}"
 mkdir -p "$LOCAL_DIR"
 
 step() {
-  local started=$SECONDS
+  local step_start=$SECONDS
   log "$1"
   shift
   "$@"
-  log "  done in $((SECONDS - started))s"
+  log "  done in $((SECONDS - step_start))s"
 }
 
 # What this run started, stopped in reverse order unless it is to keep running.
