@@ -26,7 +26,7 @@ use kube::{
     runtime::{
         Controller, WatchStreamExt,
         controller::{self, Action},
-        events::{Event, EventType},
+        events::EventType,
         reflector::{self, ObjectRef, Store},
         watcher,
     },
@@ -39,6 +39,7 @@ use crate::{
     context::{Context, backoff},
     crd::{AppUser, AppUserStatus, UserPool, appuser::UserDeletionPolicy},
     error::{Error, Result},
+    object_meta::{add_finalizer, publish, remove_finalizer},
     user_attributes::{self, DesiredUser, ObservedUser},
     user_directory::UserDirectory,
     user_provisioning::ProvisionError,
@@ -231,7 +232,7 @@ async fn reconcile(user: Arc<AppUser>, uctx: Arc<UserContext>) -> Result<Action>
     let action = if user.meta().deletion_timestamp.is_some() {
         cleanup(&user, &api, &uctx).await?
     } else if !user.finalizers().iter().any(|f| f == FINALIZER) {
-        add_finalizer(&user, &api).await?;
+        add_finalizer(user.as_ref(), &api, FINALIZER).await?;
         Action::requeue(Duration::ZERO)
     } else {
         Reconciler::new(&user, &uctx, &namespace)?
@@ -876,57 +877,6 @@ fn region_of(pool_id: &str) -> Option<&str> {
     pool_id.split_once('_').map(|(region, _)| region)
 }
 
-async fn publish(
-    ctx: &Context,
-    user: &AppUser,
-    type_: EventType,
-    reason: &str,
-    action: &str,
-    note: &str,
-) {
-    let event = Event {
-        type_,
-        reason: reason.to_owned(),
-        note: Some(note.to_owned()),
-        action: action.to_owned(),
-        secondary: None,
-    };
-    // An Event is a courtesy: failing to publish one must not fail the reconcile.
-    if let Err(error) = ctx.recorder.publish(&event, &user.object_ref(&())).await {
-        tracing::warn!(%error, "could not publish Event");
-    }
-}
-
-async fn add_finalizer(user: &AppUser, api: &Api<AppUser>) -> Result<()> {
-    let mut finalizers = user.finalizers().to_vec();
-    finalizers.push(FINALIZER.to_owned());
-    set_finalizers(user, api, finalizers).await
-}
-
-async fn remove_finalizer(user: &AppUser, api: &Api<AppUser>) -> Result<()> {
-    let finalizers = user
-        .finalizers()
-        .iter()
-        .filter(|f| *f != FINALIZER)
-        .cloned()
-        .collect();
-    set_finalizers(user, api, finalizers).await
-}
-
-/// Replaces the finalizer list, guarded by resourceVersion so a concurrent change wins.
-async fn set_finalizers(user: &AppUser, api: &Api<AppUser>, finalizers: Vec<String>) -> Result<()> {
-    let patch = json!({
-        "metadata": { "finalizers": finalizers, "resourceVersion": user.resource_version() }
-    });
-    api.patch(
-        &user.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await?;
-    Ok(())
-}
-
 /// Applies the deletion policy; the finalizer goes once the policy is carried out.
 async fn cleanup(user: &AppUser, api: &Api<AppUser>, uctx: &UserContext) -> Result<Action> {
     let ctx = &uctx.ctx;
@@ -959,7 +909,7 @@ async fn cleanup(user: &AppUser, api: &Api<AppUser>, uctx: &UserContext) -> Resu
         // Never created: nothing to delete or keep.
         (_, None) => {}
     }
-    remove_finalizer(user, api).await?;
+    remove_finalizer(user, api, FINALIZER).await?;
     if let Some(uid) = user.uid() {
         uctx.forget(&uid);
     }

@@ -14,6 +14,7 @@ pub mod generated_password;
 pub mod http;
 pub mod leadership;
 pub mod metrics;
+pub mod object_meta;
 pub mod rate_limit;
 pub mod stack;
 pub mod telemetry;

@@ -16,12 +16,7 @@ use k8s_openapi::{
 use kube::{
     Api, Resource, ResourceExt,
     api::{ObjectMeta, Patch, PatchParams},
-    runtime::{
-        Controller,
-        controller::Action,
-        events::{Event, EventType},
-        watcher,
-    },
+    runtime::{Controller, controller::Action, events::EventType, watcher},
 };
 use serde_json::json;
 
@@ -30,6 +25,7 @@ use crate::{
     context::{Context, backoff},
     crd::userpool::{PoolDeletionPolicy, UserPool, UserPoolStatus},
     error::{Error, Result},
+    object_meta::{add_finalizer, publish, remove_finalizer},
     stack::{OWNER_NAME_TAG, OWNER_NAMESPACE_TAG, OWNER_UID_TAG, ObservedStack, Phase, Stacks},
     template::{self, CreateOnlySettings, StackTemplate, TemplateInputs},
 };
@@ -81,7 +77,7 @@ async fn reconcile(pool: Arc<UserPool>, ctx: Arc<Context>) -> Result<Action> {
     let action = if pool.meta().deletion_timestamp.is_some() {
         cleanup(&pool, &api, &ctx).await?
     } else if !pool.finalizers().iter().any(|f| f == FINALIZER) {
-        add_finalizer(&pool, &api).await?;
+        add_finalizer(pool.as_ref(), &api, FINALIZER).await?;
         Action::requeue(Duration::ZERO)
     } else {
         let result = Reconciler::new(&pool, &ctx)?.apply(&api).await;
@@ -622,61 +618,6 @@ async fn write_status(api: &Api<UserPool>, name: &str, status: &UserPoolStatus) 
     Ok(())
 }
 
-async fn publish(
-    ctx: &Context,
-    pool: &UserPool,
-    type_: EventType,
-    reason: &str,
-    action: &str,
-    note: &str,
-) {
-    let event = Event {
-        type_,
-        reason: reason.to_owned(),
-        note: Some(note.to_owned()),
-        action: action.to_owned(),
-        secondary: None,
-    };
-    // An Event is a courtesy: failing to publish one must not fail the reconcile.
-    if let Err(error) = ctx.recorder.publish(&event, &pool.object_ref(&())).await {
-        tracing::warn!(%error, "could not publish Event");
-    }
-}
-
-async fn add_finalizer(pool: &UserPool, api: &Api<UserPool>) -> Result<()> {
-    let mut finalizers = pool.finalizers().to_vec();
-    finalizers.push(FINALIZER.to_owned());
-    set_finalizers(pool, api, finalizers).await
-}
-
-async fn remove_finalizer(pool: &UserPool, api: &Api<UserPool>) -> Result<()> {
-    let finalizers = pool
-        .finalizers()
-        .iter()
-        .filter(|f| *f != FINALIZER)
-        .cloned()
-        .collect();
-    set_finalizers(pool, api, finalizers).await
-}
-
-/// Replaces the finalizer list, guarded by resourceVersion so a concurrent change wins.
-async fn set_finalizers(
-    pool: &UserPool,
-    api: &Api<UserPool>,
-    finalizers: Vec<String>,
-) -> Result<()> {
-    let patch = json!({
-        "metadata": { "finalizers": finalizers, "resourceVersion": pool.resource_version() }
-    });
-    api.patch(
-        &pool.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await?;
-    Ok(())
-}
-
 /// Applies the deletion policy; the finalizer goes once the policy is carried out.
 async fn cleanup(pool: &UserPool, api: &Api<UserPool>, ctx: &Context) -> Result<Action> {
     if !pool.finalizers().iter().any(|f| f == FINALIZER) {
@@ -689,7 +630,7 @@ async fn cleanup(pool: &UserPool, api: &Api<UserPool>, ctx: &Context) -> Result<
             reconciler.stack_name
         );
         publish(ctx, pool, EventType::Normal, "Retained", "Delete", &note).await;
-        remove_finalizer(pool, api).await?;
+        remove_finalizer(pool, api, FINALIZER).await?;
         return Ok(Action::await_change());
     }
     let stack = reconciler.stacks.describe(&reconciler.stack_name).await?;
@@ -699,7 +640,7 @@ async fn cleanup(pool: &UserPool, api: &Api<UserPool>, ctx: &Context) -> Result<
         _ => {
             let note = format!("stack {} deleted", reconciler.stack_name);
             publish(ctx, pool, EventType::Normal, "Deleted", "Delete", &note).await;
-            remove_finalizer(pool, api).await?;
+            remove_finalizer(pool, api, FINALIZER).await?;
             return Ok(Action::await_change());
         }
     };
