@@ -7,7 +7,10 @@ use std::fmt::Write as _;
 use kube::CustomResourceExt;
 use serde_json::Value;
 
-use crate::crd::{AppUser, UserPool};
+use crate::{
+    canonical_json::sorted,
+    crd::{AppUser, UserPool},
+};
 
 /// The whole reference document.
 pub fn render() -> anyhow::Result<String> {
@@ -17,9 +20,10 @@ pub fn render() -> anyhow::Result<String> {
          (like `crds/`); the descriptions are the ones `kubectl explain` shows, for example \
          `kubectl explain userpool.spec.passwordPolicy`.\n",
     );
+    // Key-sorted, so field order does not depend on serde_json's features.
     for crd in [
-        serde_json::to_value(UserPool::crd())?,
-        serde_json::to_value(AppUser::crd())?,
+        sorted(serde_json::to_value(UserPool::crd())?),
+        sorted(serde_json::to_value(AppUser::crd())?),
     ] {
         kind_section(&mut out, &crd);
     }
