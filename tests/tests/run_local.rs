@@ -1,0 +1,78 @@
+//! The README's "run it" command, end to end: `tests/env/run-local.sh --once` against the
+//! harness's control plane (an existing cluster, as far as the script knows) and emulator,
+//! in a namespace of its own, through sign-in and the protected fetch.
+
+use std::{net::TcpListener, process::Command};
+
+use cognito_operator_tests::{TestNamespace, environment, kubectl};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+#[test]
+fn run_local_goes_from_nothing_to_a_protected_fetch() {
+    let env = environment();
+    let ns = TestNamespace::create("run-local");
+    let run_dir = std::env::temp_dir().join(format!("run-local-{}", ns.name()));
+    let output = Command::new("bash")
+        .arg(env.repo_root.join("tests/env/run-local.sh"))
+        .arg("--once")
+        .env("KUBECONFIG", &env.kubeconfig)
+        .env("DEMO_NAMESPACE", ns.name())
+        .env("RUN_LOCAL_DIR", &run_dir)
+        .env("OPERATOR_METRICS_PORT", free_port().to_string())
+        .env("WEBHOOK_API_PORT", free_port().to_string())
+        .current_dir(&env.repo_root)
+        .output()
+        .expect("run run-local.sh");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // The operator is gone: let the namespace go without it.
+    for object in ["appuser/ada", "userpool/demo"] {
+        let _ = kubectl(&["patch", "-n", ns.name(), object, "--type=merge", "-p"])
+            .arg(r#"{"metadata":{"finalizers":null}}"#)
+            .run();
+    }
+    assert!(
+        output.status.success(),
+        "run-local.sh failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+
+    // Each step is announced with its duration.
+    for step in [
+        "installing the CRDs",
+        "waiting for the UserPool to be Ready",
+        "waiting for the AppUser to be Ready",
+        "signing in as ada@example.com",
+        "fetching the protected",
+    ] {
+        assert!(stderr.contains(step), "step {step:?} missing:\n{stderr}");
+    }
+    assert!(stderr.matches("  done in ").count() >= 10, "{stderr}");
+    // /api/me answered with the signed-in user's claims.
+    let me: serde_json::Value = stdout
+        .lines()
+        .find_map(|line| serde_json::from_str(line).ok())
+        .unwrap_or_else(|| panic!("no JSON from /api/me in:\n{stdout}"));
+    assert_eq!(me["token_use"], "access", "{me}");
+    assert_eq!(me["groups"], serde_json::json!(["admins"]), "{me}");
+    // --once stops what it started: the operator and webhook-api, not the shared cluster.
+    assert!(stderr.contains("stopped what this run started: operator webhook-api"));
+    assert!(!run_dir.join("operator.pid").exists());
+    let password = "Demo-Passw0rd!";
+    for log in ["operator.log", "webhook-api.log"] {
+        let text = std::fs::read_to_string(run_dir.join(log)).unwrap_or_default();
+        assert!(!text.contains(password), "the password leaked into {log}");
+    }
+    assert!(!stdout.contains(password) && !stderr.contains(password));
+
+    // The forward-auth example is valid for the API server (no ingress controller here).
+    kubectl(&["apply", "--dry-run=server", "-n", ns.name(), "-f"])
+        .arg(env.repo_root.join("examples/forward-auth-ingress.yaml"))
+        .run()
+        .expect_success("server-side dry run of examples/forward-auth-ingress.yaml");
+}
