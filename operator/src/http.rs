@@ -21,8 +21,9 @@ use prometheus_client::{encoding::text::encode, registry::Registry};
 /// Content type of the OpenMetrics text format that `encode` writes.
 const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// Whether the operator is ready to do its work (e.g. it holds the lease and its caches
-/// are filled). Clones share one flag.
+/// Whether the operator has its Kubernetes and AWS clients. Standby replicas waiting for
+/// the leader Lease are ready too, so a rolling update is not held up by the old leader.
+/// Clones share one flag.
 #[derive(Clone, Debug, Default)]
 pub struct Readiness(Arc<AtomicBool>);
 

@@ -143,6 +143,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             user_reconcile_concurrency: args.appuser_concurrency,
         },
     );
+    // Before the election on purpose: see `Readiness`.
     readiness.set_ready(true);
 
     if args.leader_election {
