@@ -925,3 +925,44 @@ async fn watch_namespace_confines_the_operator_to_it() {
         &[]
     ));
 }
+
+/// The upgrade procedure of docs/operations.md: CRDs applied server-side first (Helm
+/// never upgrades `crds/`), then `helm upgrade --reuse-values` with a changed setting.
+#[tokio::test]
+async fn documented_upgrade_applies_the_crds_then_the_release() {
+    let ns = TestNamespace::create("helm-up");
+    let namespace = ns.name().to_owned();
+    let (_release, _) = Release::install(&namespace, &["operator.resyncIntervalSeconds=600"]);
+
+    let crds = chart_dir().join("crds");
+    let crds = crds.display().to_string();
+    kubectl(&["apply", "--server-side", "--force-conflicts", "-f", &crds])
+        .run()
+        .expect_success("apply the chart's CRDs");
+
+    let chart = chart_arg();
+    let upgrade = helm(&[
+        "upgrade",
+        RELEASE,
+        &chart,
+        "--namespace",
+        &namespace,
+        "--reuse-values",
+        "--set",
+        "operator.resyncIntervalSeconds=300",
+    ])
+    .expect_success("upgrade");
+    assert!(upgrade.stdout.contains("REVISION: 2"), "{}", upgrade.stdout);
+
+    let deployment = Api::<Deployment>::namespaced(kube_client().await, &namespace)
+        .get(RELEASE)
+        .await
+        .expect("operator Deployment");
+    let container = &deployment.spec.template.spec.expect("pod spec").containers[0];
+    assert_eq!(env_value(container, "RESYNC_INTERVAL_SECONDS"), Some("300"));
+    assert_eq!(
+        env_value(container, "LEADER_ELECTION"),
+        Some("true"),
+        "--reuse-values kept the rest"
+    );
+}
