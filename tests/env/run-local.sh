@@ -116,7 +116,7 @@ step "waiting for the CRDs" kubectl wait --for=condition=Established --timeout=6
 kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 
 step "building the operator, webhook-api and cognito-client" \
-  cargo build --quiet -p cognito-operator -p webhook-api -p cognito-client
+  cargo build --quiet --workspace --bins
 target="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/debug"
 step "starting the operator (log: $LOCAL_DIR/operator.log)" \
   start_service operator env METRICS_ADDR="127.0.0.1:$OPERATOR_METRICS_PORT" LOG_FORMAT=text \

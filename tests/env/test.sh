@@ -31,6 +31,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 log "emulator plugin tests (pytest)"
 "$CACHE_DIR/venv-moto/bin/python" -m pytest -p no:cacheprovider -q tests/moto
 
+# The binaries the end-to-end tests run, in the one feature set the harness also builds.
+log "cargo build --workspace --bins"
+cargo build --workspace --bins --locked
 log "cargo test (unit and end-to-end)"
 export PATH="$BIN_DIR/current:$PATH"
 cargo test --workspace --locked

@@ -57,10 +57,32 @@ pub fn environment() -> &'static Environment {
     })
 }
 
+static WORKSPACE_BINARIES: OnceLock<PathBuf> = OnceLock::new();
+
 impl Environment {
     /// Path of a tool built by `tests/env/install-k8s.sh`.
     pub fn tool(&self, name: &str) -> PathBuf {
         self.bin_dir.join(name)
+    }
+
+    /// Path of one of the workspace's binaries, built on first use. Every caller (and
+    /// tests/env/test.sh and run-local.sh) builds `--workspace --bins`: one feature set, so
+    /// the AWS crates are compiled once rather than once per package selection.
+    pub fn workspace_binary(&self, name: &str) -> PathBuf {
+        WORKSPACE_BINARIES
+            .get_or_init(|| {
+                let status = Command::new(env!("CARGO"))
+                    .args(["build", "--quiet", "--workspace", "--bins"])
+                    .current_dir(&self.repo_root)
+                    .status()
+                    .expect("run cargo build");
+                assert!(status.success(), "building the workspace binaries failed");
+                std::env::var_os("CARGO_TARGET_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| self.repo_root.join("target"))
+                    .join("debug")
+            })
+            .join(name)
     }
 
     fn apply_crds(&self) {

@@ -6,7 +6,6 @@ use std::{
     net::TcpListener,
     path::PathBuf,
     process::{Child, Command, Stdio},
-    sync::OnceLock,
 };
 
 use crate::environment::{REGION, environment};
@@ -16,32 +15,6 @@ pub struct OperatorProcess {
     child: Child,
     metrics_port: u16,
     pub log: PathBuf,
-}
-
-static BINARY: OnceLock<PathBuf> = OnceLock::new();
-
-/// Builds the operator binary once per test process.
-fn binary() -> &'static PathBuf {
-    BINARY.get_or_init(|| {
-        let env = environment();
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "cognito-operator",
-                "--bin",
-                "cognito-operator",
-            ])
-            .current_dir(&env.repo_root)
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "building cognito-operator failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| env.repo_root.join("target"));
-        target.join("debug/cognito-operator")
-    })
 }
 
 fn free_port() -> u16 {
@@ -59,7 +32,7 @@ impl OperatorProcess {
         let log =
             std::env::temp_dir().join(format!("cognito-operator-{namespace}-{metrics_port}.log"));
         let log_file = File::create(&log).expect("create operator log");
-        let child = Command::new(binary())
+        let child = Command::new(env.workspace_binary("cognito-operator"))
             .arg("run")
             .env("KUBECONFIG", &env.kubeconfig)
             .env("WATCH_NAMESPACE", namespace)

@@ -10,7 +10,7 @@ use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
     process::Stdio,
-    sync::{Arc, Mutex, OnceLock},
+    sync::{Arc, Mutex},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -25,30 +25,9 @@ use webhook_api::{AppState, app, config::Cli};
 const PASSWORD: &str = "Correct-Horse-Battery-9";
 const REGION: &str = "us-east-1";
 
-static BINARY: OnceLock<PathBuf> = OnceLock::new();
-
-/// Builds the client once per test process.
-fn binary() -> &'static Path {
-    BINARY.get_or_init(|| {
-        let env = environment();
-        let status = std::process::Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "cognito-client",
-                "--bin",
-                "cognito-client",
-            ])
-            .current_dir(&env.repo_root)
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "building cognito-client failed");
-        std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| env.repo_root.join("target"))
-            .join("debug/cognito-client")
-    })
+/// The client binary, built on first use.
+fn binary() -> PathBuf {
+    environment().workspace_binary("cognito-client")
 }
 
 fn unique(prefix: &str) -> String {
