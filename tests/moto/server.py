@@ -10,16 +10,35 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 # The plugin sits beside this file; make it importable however we are started.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from moto import server as moto_server  # noqa: E402
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: E402
 
 import cognito_cfn  # noqa: E402,F401  (import = registration, before any request)
 
 DEFAULT_PORT = 5055
+
+# moto's backends are plain dicts that its threaded server reads and writes from many
+# threads: a user lookup that scans a pool while another request adds a user fails with
+# "OrderedDict mutated during iteration" (an HTML 500). AWS itself never answers like
+# that, so requests are served one at a time; the GIL serialized the work anyway.
+_REQUEST_LOCK = threading.Lock()
+_dispatch = DomainDispatcherApplication.__call__
+
+
+def _serialized(self: DomainDispatcherApplication, environ: Any, start_response: Any) -> Any:
+    with _REQUEST_LOCK:
+        # moto builds whole responses, so the body is complete once this returns.
+        return _dispatch(self, environ, start_response)
+
+
+DomainDispatcherApplication.__call__ = _serialized  # type: ignore[method-assign]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -42,22 +43,25 @@ def _answers(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def endpoint() -> Iterator[str]:
+def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE / "server.py"), "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    # A file, not a pipe: nobody reads a pipe while tests run, and a full one blocks the
+    # server on its next request log line.
+    log = tmp_path_factory.mktemp("moto") / "server.log"
+    with log.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, str(HERE / "server.py"), "--port", str(port)],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 30
         while not _answers(f"{url}/moto-api/data.json"):
             if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read().decode() if proc.poll() is not None else ""
-                pytest.fail(f"moto server did not come up on {url}:\n{out}")
+                pytest.fail(f"moto server did not come up on {url}:\n{log.read_text()}")
             time.sleep(0.2)
         yield url
     finally:
@@ -510,3 +514,37 @@ def test_failed_resource_rolls_the_create_back(cfn: Any, idp: Any) -> None:
     assert "standard schema attribute email" in failed[0]["ResourceStatusReason"]
     pools = idp.list_user_pools(MaxResults=60)["UserPools"]
     assert not any(p["Name"] == "rollback-pool" for p in pools)
+
+
+def test_concurrent_requests_never_see_a_half_updated_pool(client: Callable[[str], Any]) -> None:
+    # Lookups by e-mail scan the pool's users while other requests add users; moto's
+    # threaded server used to fail those scans with a 500 (see server.py).
+    setup = client("cognito-idp")
+    pool_id = setup.create_user_pool(PoolName="concurrency", UsernameAttributes=["email"])[
+        "UserPool"
+    ]["Id"]
+    setup.admin_create_user(
+        UserPoolId=pool_id, Username="probe@example.com", MessageAction="SUPPRESS"
+    )
+
+    def create(worker: int) -> None:
+        idp = client("cognito-idp")
+        for n in range(400):
+            idp.admin_create_user(
+                UserPoolId=pool_id,
+                Username=f"user-{worker}-{n}@example.com",
+                MessageAction="SUPPRESS",
+            )
+
+    def look_up(_: int) -> None:
+        idp = client("cognito-idp")
+        for _ in range(1000):
+            idp.admin_get_user(UserPoolId=pool_id, Username="probe@example.com")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        jobs = [pool.submit(create, w) for w in range(6)]
+        jobs += [pool.submit(look_up, w) for w in range(2)]
+        for job in jobs:
+            job.result()  # a ClientError or a parse error of an HTML 500 fails the test
+    users = setup.list_users(UserPoolId=pool_id, Limit=60)
+    assert len(users["Users"]) == 60
