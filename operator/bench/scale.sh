@@ -26,9 +26,15 @@ work="$(mktemp -d)"
 ns="bench-$USERS-$$"
 operator_pid=""
 cleanup() {
-    if [ -n "$operator_pid" ]; then kill "$operator_pid" 2>/dev/null || true; wait "$operator_pid" 2>/dev/null || true; fi
-    # Users and the pool are Retain: deleting the namespace makes no AWS call.
+    # Users and the pool are Retain: deleting the namespace makes no AWS call, but the
+    # operator must still run to take its finalizers off, or the namespace never goes.
     kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
+    if [ -n "$operator_pid" ]; then
+        kubectl wait --for=delete "namespace/$ns" --timeout=600s >/dev/null 2>&1 ||
+            log "namespace $ns still terminating; run the operator to finish it"
+        kill "$operator_pid" 2>/dev/null || true
+        wait "$operator_pid" 2>/dev/null || true
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT

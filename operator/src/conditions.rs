@@ -68,8 +68,15 @@ pub fn condition(
         reason: reason.to_owned(),
         message: message.into(),
         observed_generation: generation,
-        last_transition_time: Time(Timestamp::now()),
+        last_transition_time: Time(now_in_seconds()),
     }
+}
+
+/// Now, in the whole seconds a `Time` keeps on the API server, so a condition reads back
+/// equal to the one written.
+fn now_in_seconds() -> Timestamp {
+    let now = Timestamp::now();
+    Timestamp::from_second(now.as_second()).unwrap_or(now)
 }
 
 /// Merges `new` into `existing`, keeping `lastTransitionTime` when the status is unchanged.
