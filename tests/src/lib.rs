@@ -11,6 +11,7 @@ mod impersonation;
 mod kubectl;
 mod namespace;
 mod operator;
+mod wait;
 
 pub use cognito::{EmulatorPool, SignedIn};
 pub use environment::{Environment, aws_config, environment, kube_client};
@@ -18,3 +19,4 @@ pub use impersonation::{impersonating_kubeconfig, kube_client_as, service_accoun
 pub use kubectl::{KubectlOutput, kubectl, kubectl_with_stdin};
 pub use namespace::TestNamespace;
 pub use operator::OperatorProcess;
+pub use wait::wait_for;

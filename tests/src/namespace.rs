@@ -1,6 +1,6 @@
 //! One fresh, labelled namespace per test.
 
-use crate::kubectl;
+use crate::{KubectlOutput, kubectl, kubectl_with_stdin};
 
 /// Label put on every namespace the harness creates, so leftovers are easy to find.
 pub const TEST_LABEL: &str = "cognito.kubeauth.dev/e2e";
@@ -26,6 +26,17 @@ impl TestNamespace {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// `kubectl apply` of `manifest` into this namespace; panics with kubectl's output if
+    /// it fails.
+    pub fn apply(&self, manifest: &str) {
+        self.try_apply(manifest).expect_success("apply");
+    }
+
+    /// `kubectl apply` of `manifest` into this namespace, for tests of refusals.
+    pub fn try_apply(&self, manifest: &str) -> KubectlOutput {
+        kubectl_with_stdin(&["apply", "-n", &self.name, "-f", "-"], manifest).run()
     }
 }
 

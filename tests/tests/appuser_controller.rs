@@ -10,19 +10,13 @@ use aws_sdk_cognitoidentityprovider::{
 };
 use cognito_operator::crd::{AppUser, UserPool};
 use cognito_operator_tests::{
-    OperatorProcess, TestNamespace, aws_config, kube_client, kubectl, kubectl_with_stdin,
+    OperatorProcess, TestNamespace, aws_config, kube_client, kubectl, wait_for,
 };
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 
 const PASSWORD: &str = "First-Passw0rd!";
 const ROTATED: &str = "Second-Passw0rd!";
-
-fn apply(ns: &TestNamespace, manifest: &str) {
-    kubectl_with_stdin(&["apply", "-n", ns.name(), "-f", "-"], manifest)
-        .run()
-        .expect_success("apply");
-}
 
 fn pool_manifest(name: &str, deletion_policy: &str) -> String {
     format!(
@@ -40,34 +34,6 @@ fn user_manifest(name: &str, email: &str, secret: &str, extra_spec: &str) -> Str
     format!(
         "apiVersion: cognito.kubeauth.dev/v1alpha1\nkind: AppUser\nmetadata: {{name: {name}}}\nspec:\n  userPoolRef: {{name: shop}}\n  email: {email}\n  passwordSecretRef: {{name: {secret}}}\n{extra_spec}"
     )
-}
-
-/// Polls `api` until `done` holds, for at most 60 s.
-async fn wait_for<K>(
-    api: &Api<K>,
-    name: &str,
-    operator: &OperatorProcess,
-    what: &str,
-    done: impl Fn(&K) -> bool,
-) -> K
-where
-    K: kube::Resource + Clone + k8s_openapi::serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(object) = api.get(name).await
-            && done(&object)
-        {
-            return object;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {name}: {what}\nobject: {:?}\noperator log:\n{}",
-            api.get(name).await.ok(),
-            operator.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 fn condition(user: &AppUser, type_: &str) -> Option<(String, String, String)> {
@@ -121,7 +87,7 @@ async fn ready_pool_with_policy(
     operator: &OperatorProcess,
     deletion_policy: &str,
 ) -> (String, String) {
-    apply(ns, &pool_manifest("shop", deletion_policy));
+    ns.apply(&pool_manifest("shop", deletion_policy));
     let pools: Api<UserPool> = Api::namespaced(kube_client().await, ns.name());
     let pool = wait_for(&pools, "shop", operator, "pool Ready", pool_is_ready).await;
     let status = pool.status.expect("status");
@@ -207,16 +173,13 @@ async fn secret_and_appuser_give_a_user_who_signs_in_rotates_disables_and_delete
     let cognito = cognito().await;
     let email = "ada@example.com";
 
-    apply(&ns, &secret_manifest("ada-password", PASSWORD));
-    apply(
-        &ns,
-        &user_manifest(
-            "ada",
-            email,
-            "ada-password",
-            "  attributes: {given_name: Ada}\n  groups: [admins]\n",
-        ),
-    );
+    ns.apply(&secret_manifest("ada-password", PASSWORD));
+    ns.apply(&user_manifest(
+        "ada",
+        email,
+        "ada-password",
+        "  attributes: {given_name: Ada}\n  groups: [admins]\n",
+    ));
     let user = wait_for(&users, "ada", &operator, "Ready", is_ready).await;
     let status = user.status.clone().expect("status");
     assert_eq!(status.user_status.as_deref(), Some("CONFIRMED"));
@@ -252,7 +215,7 @@ async fn secret_and_appuser_give_a_user_who_signs_in_rotates_disables_and_delete
     assert!(signs_in(&cognito, &client_id, email, PASSWORD).await);
 
     // Rotation: the old password stops working, the new one works.
-    apply(&ns, &secret_manifest("ada-password", ROTATED));
+    ns.apply(&secret_manifest("ada-password", ROTATED));
     let rotated = secret_version(&ns, "ada-password").await;
     wait_for(&users, "ada", &operator, "new password applied", |u| {
         u.status
@@ -265,15 +228,12 @@ async fn secret_and_appuser_give_a_user_who_signs_in_rotates_disables_and_delete
     assert!(signs_in(&cognito, &client_id, email, ROTATED).await);
 
     // Disabled: sign-in fails.
-    apply(
-        &ns,
-        &user_manifest(
-            "ada",
-            email,
-            "ada-password",
-            "  attributes: {given_name: Ada}\n  groups: [admins]\n  enabled: false\n",
-        ),
-    );
+    ns.apply(&user_manifest(
+        "ada",
+        email,
+        "ada-password",
+        "  attributes: {given_name: Ada}\n  groups: [admins]\n  enabled: false\n",
+    ));
     wait_for(&users, "ada", &operator, "disabled", |u| {
         is_ready(u) && u.status.as_ref().and_then(|s| s.enabled) == Some(false)
     })
@@ -306,8 +266,8 @@ async fn user_waits_for_its_pool_without_aws_calls() {
     let operator = OperatorProcess::start(ns.name(), &[]);
     let users: Api<AppUser> = Api::namespaced(kube_client().await, ns.name());
 
-    apply(&ns, &secret_manifest("s", PASSWORD));
-    apply(&ns, &user_manifest("u", "wait@example.com", "s", ""));
+    ns.apply(&secret_manifest("s", PASSWORD));
+    ns.apply(&user_manifest("u", "wait@example.com", "s", ""));
     let user = wait_for(
         &users,
         "u",
@@ -338,7 +298,7 @@ async fn missing_secret_and_refused_password_are_reported_without_retry_storm() 
     let (_, client_id) = ready_pool(&ns, &operator).await;
     let users: Api<AppUser> = Api::namespaced(kube_client().await, ns.name());
 
-    apply(&ns, &user_manifest("u", "weak@example.com", "s", ""));
+    ns.apply(&user_manifest("u", "weak@example.com", "s", ""));
     wait_for(
         &users,
         "u",
@@ -349,10 +309,7 @@ async fn missing_secret_and_refused_password_are_reported_without_retry_storm() 
     .await;
 
     // A Secret without the key.
-    apply(
-        &ns,
-        "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {other: x}\n",
-    );
+    ns.apply("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {other: x}\n");
     wait_for(&users, "u", &operator, "key missing", |u| {
         condition(u, "Ready")
             .is_some_and(|c| c.1 == "PasswordSecretMissing" && c.2.contains("no key password"))
@@ -360,7 +317,7 @@ async fn missing_secret_and_refused_password_are_reported_without_retry_storm() 
     .await;
 
     // A password the pool policy refuses.
-    apply(&ns, &secret_manifest("s", "short"));
+    ns.apply(&secret_manifest("s", "short"));
     let user = wait_for(
         &users,
         "u",
@@ -379,7 +336,7 @@ async fn missing_secret_and_refused_password_are_reported_without_retry_storm() 
     );
 
     // The fix: a good password.
-    apply(&ns, &secret_manifest("s", PASSWORD));
+    ns.apply(&secret_manifest("s", PASSWORD));
     wait_for(
         &users,
         "u",
@@ -404,11 +361,13 @@ async fn a_secret_change_reconciles_only_the_users_that_reference_it() {
     let users: Api<AppUser> = Api::namespaced(kube_client().await, ns.name());
 
     for name in ["a", "b"] {
-        apply(&ns, &secret_manifest(name, PASSWORD));
-        apply(
-            &ns,
-            &user_manifest(name, &format!("{name}@example.com"), name, ""),
-        );
+        ns.apply(&secret_manifest(name, PASSWORD));
+        ns.apply(&user_manifest(
+            name,
+            &format!("{name}@example.com"),
+            name,
+            "",
+        ));
     }
     for name in ["a", "b"] {
         wait_for(&users, name, &operator, "Ready", is_ready).await;
@@ -417,7 +376,7 @@ async fn a_secret_change_reconciles_only_the_users_that_reference_it() {
     let before = operator.aws_calls("AdminSetUserPassword");
     let reads_before = operator.aws_calls("AdminGetUser");
 
-    apply(&ns, &secret_manifest("a", ROTATED));
+    ns.apply(&secret_manifest("a", ROTATED));
     let version = secret_version(&ns, "a").await;
     wait_for(&users, "a", &operator, "rotated", |u| {
         u.status
@@ -472,8 +431,8 @@ async fn a_user_left_half_created_by_a_crash_is_adopted_and_confirmed() {
         Some("FORCE_CHANGE_PASSWORD")
     );
 
-    apply(&ns, &secret_manifest("s", PASSWORD));
-    apply(&ns, &user_manifest("u", email, "s", ""));
+    ns.apply(&secret_manifest("s", PASSWORD));
+    ns.apply(&user_manifest("u", email, "s", ""));
     let operator = OperatorProcess::start(ns.name(), &[]);
     let users: Api<AppUser> = Api::namespaced(kube_client().await, ns.name());
     let user = wait_for(&users, "u", &operator, "Ready", is_ready).await;
@@ -499,11 +458,13 @@ async fn retain_keeps_the_cognito_user() {
     let (pool_id, _) = ready_pool(&ns, &operator).await;
     let users: Api<AppUser> = Api::namespaced(kube_client().await, ns.name());
 
-    apply(&ns, &secret_manifest("s", PASSWORD));
-    apply(
-        &ns,
-        &user_manifest("u", "kept@example.com", "s", "  deletionPolicy: Retain\n"),
-    );
+    ns.apply(&secret_manifest("s", PASSWORD));
+    ns.apply(&user_manifest(
+        "u",
+        "kept@example.com",
+        "s",
+        "  deletionPolicy: Retain\n",
+    ));
     wait_for(&users, "u", &operator, "Ready", is_ready).await;
     kubectl(&["delete", "-n", ns.name(), "appuser", "u", "--timeout=30s"])
         .run()
@@ -529,16 +490,13 @@ async fn drift_is_found_by_listing_pages_and_corrected() {
     let cognito = cognito().await;
     let email = "drift@example.com";
 
-    apply(&ns, &secret_manifest("s", PASSWORD));
-    apply(
-        &ns,
-        &user_manifest(
-            "u",
-            email,
-            "s",
-            "  attributes: {given_name: Ada, locale: en}\n  groups: [admins]\n",
-        ),
-    );
+    ns.apply(&secret_manifest("s", PASSWORD));
+    ns.apply(&user_manifest(
+        "u",
+        email,
+        "s",
+        "  attributes: {given_name: Ada, locale: en}\n  groups: [admins]\n",
+    ));
     wait_for(&users, "u", &operator, "Ready", is_ready).await;
 
     // Idle: censuses read pages and write nothing.
@@ -628,15 +586,12 @@ async fn drift_is_found_by_listing_pages_and_corrected() {
     }
 
     // An attribute removed from the spec is deleted from the user.
-    apply(
-        &ns,
-        &user_manifest(
-            "u",
-            email,
-            "s",
-            "  attributes: {given_name: Ada}\n  groups: [admins]\n",
-        ),
-    );
+    ns.apply(&user_manifest(
+        "u",
+        email,
+        "s",
+        "  attributes: {given_name: Ada}\n  groups: [admins]\n",
+    ));
     wait_for(&users, "u", &operator, "Ready after the edit", is_ready).await;
     let got = cognito
         .admin_get_user()
@@ -676,8 +631,8 @@ async fn deleting_a_retained_pool_never_deletes_its_users() {
     let (pool_id, client_id) = ready_pool_with_policy(&ns, &operator, "Retain").await;
     let users: Api<AppUser> = Api::namespaced(kube_client().await, ns.name());
 
-    apply(&ns, &secret_manifest("s", PASSWORD));
-    apply(&ns, &user_manifest("u", "stays@example.com", "s", ""));
+    ns.apply(&secret_manifest("s", PASSWORD));
+    ns.apply(&user_manifest("u", "stays@example.com", "s", ""));
     wait_for(&users, "u", &operator, "Ready", is_ready).await;
     kubectl(&[
         "delete",
@@ -711,16 +666,13 @@ async fn generated_password_is_written_to_an_owned_secret_and_works() {
     let (_, client_id) = ready_pool(&ns, &operator).await;
     let users: Api<AppUser> = Api::namespaced(kube_client().await, ns.name());
 
-    apply(
-        &ns,
-        &user_manifest(
-            "u",
-            "gen@example.com",
-            "gen-password",
-            "  generatePassword: true
+    ns.apply(&user_manifest(
+        "u",
+        "gen@example.com",
+        "gen-password",
+        "  generatePassword: true
 ",
-        ),
-    );
+    ));
     let user = wait_for(&users, "u", &operator, "Ready", is_ready).await;
     let secret = Api::<Secret>::namespaced(kube_client().await, ns.name())
         .get("gen-password")
@@ -748,13 +700,15 @@ async fn user_calls_stay_under_the_configured_rates() {
     ready_pool(&ns, &operator).await;
     let users: Api<AppUser> = Api::namespaced(kube_client().await, ns.name());
 
-    apply(&ns, &secret_manifest("s", PASSWORD));
+    ns.apply(&secret_manifest("s", PASSWORD));
     let start = Instant::now();
     for i in 0..5 {
-        apply(
-            &ns,
-            &user_manifest(&format!("u{i}"), &format!("u{i}@example.com"), "s", ""),
-        );
+        ns.apply(&user_manifest(
+            &format!("u{i}"),
+            &format!("u{i}@example.com"),
+            "s",
+            "",
+        ));
     }
     for i in 0..5 {
         wait_for(&users, &format!("u{i}"), &operator, "Ready", is_ready).await;

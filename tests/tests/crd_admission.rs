@@ -1,7 +1,7 @@
 //! The CRDs on a real kube-apiserver: valid objects are stored with their defaults and
 //! printer columns; invalid ones are refused at admission with a message naming the field.
 
-use cognito_operator_tests::{TestNamespace, environment, kubectl, kubectl_with_stdin};
+use cognito_operator_tests::{TestNamespace, environment, kubectl};
 
 const VALID_POOL: &str = r#"
 apiVersion: cognito.kubeauth.dev/v1alpha1
@@ -34,15 +34,11 @@ spec:
   groups: [admins]
 "#;
 
-fn apply(namespace: &TestNamespace, manifest: &str) -> cognito_operator_tests::KubectlOutput {
-    kubectl_with_stdin(&["apply", "-n", namespace.name(), "-f", "-"], manifest).run()
-}
-
 #[test]
 fn valid_objects_are_stored_with_defaults_and_printer_columns() {
     let ns = TestNamespace::create("crd-valid");
-    apply(&ns, VALID_POOL).expect_success("apply UserPool");
-    apply(&ns, VALID_USER).expect_success("apply AppUser");
+    ns.try_apply(VALID_POOL).expect_success("apply UserPool");
+    ns.try_apply(VALID_USER).expect_success("apply AppUser");
 
     let table = kubectl(&["get", "cup,cau", "-n", ns.name()])
         .run()
@@ -225,7 +221,7 @@ fn invalid_objects_are_rejected_naming_the_field() {
     for (case, body, field) in INVALID {
         let manifest =
             format!("apiVersion: cognito.kubeauth.dev/v1alpha1\nmetadata: {{name: bad}}\n{body}\n");
-        let output = apply(&ns, &manifest);
+        let output = ns.try_apply(&manifest);
         if output.success {
             failures.push(format!("{case}: accepted"));
         } else if !output.stderr.contains(field) {
@@ -270,8 +266,10 @@ const IMMUTABLE: &[(&str, &str, &str, &str)] = &[
 fn create_only_fields_cannot_change() {
     let ns = TestNamespace::create("crd-immutable");
     for (field, manifest, from, to) in IMMUTABLE {
-        apply(&ns, manifest).expect_success("create");
-        let refusal = apply(&ns, &manifest.replace(from, to)).expect_failure(field);
+        ns.try_apply(manifest).expect_success("create");
+        let refusal = ns
+            .try_apply(&manifest.replace(from, to))
+            .expect_failure(field);
         assert!(
             refusal.contains(field)
                 && (refusal.contains("immutable") || refusal.contains("cannot change")),
@@ -283,12 +281,13 @@ fn create_only_fields_cannot_change() {
 #[test]
 fn allow_replacement_unlocks_username_attributes() {
     let ns = TestNamespace::create("crd-replace");
-    apply(&ns, VALID_POOL).expect_success("create");
+    ns.try_apply(VALID_POOL).expect_success("create");
     let replaced = VALID_POOL.replace(
         "region: us-east-1",
         "region: us-east-1\n  allowReplacement: true\n  usernameAttributes: [phone_number]",
     );
-    apply(&ns, &replaced).expect_success("change with allowReplacement");
+    ns.try_apply(&replaced)
+        .expect_success("change with allowReplacement");
 }
 
 #[test]
@@ -300,7 +299,9 @@ fn client_generate_secret_cannot_change() {
              spec: {{clients: [{{name: web, generateSecret: {secret}}}]}}\n"
         )
     };
-    apply(&ns, &pool(false)).expect_success("create");
-    let refusal = apply(&ns, &pool(true)).expect_failure("flip generateSecret");
+    ns.try_apply(&pool(false)).expect_success("create");
+    let refusal = ns
+        .try_apply(&pool(true))
+        .expect_failure("flip generateSecret");
     assert!(refusal.contains("generateSecret"), "{refusal}");
 }

@@ -395,12 +395,6 @@ fn is_ready(conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condit
     })
 }
 
-fn apply(ns: &TestNamespace, manifest: &str) {
-    kubectl_with_stdin(&["apply", "-n", ns.name(), "-f", "-"], manifest)
-        .run()
-        .expect_success("apply");
-}
-
 /// IAM actions of docs/iam-policy.json.
 fn policy_actions() -> BTreeSet<String> {
     let text = std::fs::read_to_string(repo_root().join("docs/iam-policy.json"))
@@ -716,9 +710,7 @@ async fn install_then_run_as_the_chart_service_accounts() {
         ],
     );
 
-    apply(
-        &ns,
-        "apiVersion: cognito.kubeauth.dev/v1alpha1\nkind: UserPool\nmetadata: {name: shop}\nspec:\n  region: us-east-1\n  deletionPolicy: Delete\n  groups: [{name: admins}]\n  clients: [{name: web}, {name: backend, generateSecret: true}]\n",
+    ns.apply("apiVersion: cognito.kubeauth.dev/v1alpha1\nkind: UserPool\nmetadata: {name: shop}\nspec:\n  region: us-east-1\n  deletionPolicy: Delete\n  groups: [{name: admins}]\n  clients: [{name: web}, {name: backend, generateSecret: true}]\n",
     );
     let pools: Api<UserPool> = Api::namespaced(client.clone(), &namespace);
     wait_until("UserPool Ready", &operator, || async {
@@ -749,9 +741,7 @@ async fn install_then_run_as_the_chart_service_accounts() {
     );
 
     // One user with a password Secret, one whose Secret the operator generates.
-    apply(
-        &ns,
-        &format!(
+    ns.apply(&format!(
             "apiVersion: v1\nkind: Secret\nmetadata: {{name: alice-password}}\nstringData: {{password: '{PASSWORD}'}}\n---\napiVersion: cognito.kubeauth.dev/v1alpha1\nkind: AppUser\nmetadata: {{name: alice}}\nspec:\n  userPoolRef: {{name: shop}}\n  email: alice@example.com\n  passwordSecretRef: {{name: alice-password}}\n  groups: [admins]\n---\napiVersion: cognito.kubeauth.dev/v1alpha1\nkind: AppUser\nmetadata: {{name: bob}}\nspec:\n  userPoolRef: {{name: shop}}\n  email: bob@example.com\n  passwordSecretRef: {{name: bob-password}}\n  generatePassword: true\n"
         ),
     );

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use cognito_operator::crd::UserPool;
 use cognito_operator_tests::{
-    OperatorProcess, TestNamespace, aws_config, kube_client, kubectl, kubectl_with_stdin,
+    OperatorProcess, TestNamespace, aws_config, kube_client, kubectl, wait_for,
 };
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
@@ -14,37 +14,6 @@ fn pool_manifest(name: &str, extra_spec: &str) -> String {
     format!(
         "apiVersion: cognito.kubeauth.dev/v1alpha1\nkind: UserPool\nmetadata: {{name: {name}}}\nspec:\n  region: us-east-1\n{extra_spec}"
     )
-}
-
-fn apply(ns: &TestNamespace, manifest: &str) {
-    kubectl_with_stdin(&["apply", "-n", ns.name(), "-f", "-"], manifest)
-        .run()
-        .expect_success("apply");
-}
-
-/// Polls the UserPool until `done` holds, for at most 60 s.
-async fn wait_for(
-    api: &Api<UserPool>,
-    name: &str,
-    operator: &OperatorProcess,
-    what: &str,
-    done: impl Fn(&UserPool) -> bool,
-) -> UserPool {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(pool) = api.get(name).await
-            && done(&pool)
-        {
-            return pool;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {name}: {what}\nstatus: {:?}\noperator log:\n{}",
-            api.get(name).await.ok().and_then(|p| p.status),
-            operator.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }
 
 fn condition(pool: &UserPool, type_: &str) -> Option<(String, String, String)> {
@@ -84,7 +53,7 @@ async fn create_update_noop_and_retain() {
     let api: Api<UserPool> = Api::namespaced(kube_client().await, ns.name());
     let cognito = aws_sdk_cognitoidentityprovider::Client::new(&aws_config().await);
 
-    apply(&ns, &pool_manifest("shop", "  groups: [{name: admins}]\n"));
+    ns.apply(&pool_manifest("shop", "  groups: [{name: admins}]\n"));
     let pool = wait_for(&api, "shop", &operator, "Ready", is_ready).await;
     let status = pool.status.clone().expect("status");
     let pool_id = status.user_pool_id.clone().expect("pool id");
@@ -169,7 +138,7 @@ async fn create_update_noop_and_retain() {
     };
     let before = writes(&operator);
     assert_eq!(before, 1, "one CreateStack");
-    apply(&ns, &pool_manifest("shop", "  groups: [{name: admins}]\n"));
+    ns.apply(&pool_manifest("shop", "  groups: [{name: admins}]\n"));
     kubectl(&["annotate", "-n", ns.name(), "userpool", "shop", "touched=1"])
         .run()
         .expect_success("annotate");
@@ -181,13 +150,10 @@ async fn create_update_noop_and_retain() {
     );
 
     // An update: a new group and a stricter password policy.
-    apply(
-        &ns,
-        &pool_manifest(
-            "shop",
-            "  groups: [{name: admins}, {name: readers}]\n  passwordPolicy: {minimumLength: 12}\n",
-        ),
-    );
+    ns.apply(&pool_manifest(
+        "shop",
+        "  groups: [{name: admins}, {name: readers}]\n  passwordPolicy: {minimumLength: 12}\n",
+    ));
     wait_for(&api, "shop", &operator, "Ready after update", is_ready).await;
     assert_eq!(operator.aws_calls("UpdateStack"), 1);
     let described = cognito
@@ -243,12 +209,12 @@ async fn create_only_change_is_refused_without_aws_calls() {
     let operator = OperatorProcess::start(ns.name(), &[]);
     let api: Api<UserPool> = Api::namespaced(kube_client().await, ns.name());
 
-    apply(&ns, &pool_manifest("p", "  schema: [{name: tier}]\n"));
+    ns.apply(&pool_manifest("p", "  schema: [{name: tier}]\n"));
     wait_for(&api, "p", &operator, "Ready", is_ready).await;
     let updates = operator.aws_calls("UpdateStack");
 
     // Removing a schema attribute is not something CloudFormation can do in place.
-    apply(&ns, &pool_manifest("p", "  schema: []\n"));
+    ns.apply(&pool_manifest("p", "  schema: []\n"));
     let pool = wait_for(&api, "p", &operator, "refusal", |p| {
         condition(p, "Synced").is_some_and(|c| c.1 == "CreateOnlyChangeRefused")
     })
@@ -278,7 +244,7 @@ async fn delete_policy_deletes_the_stack_and_pool() {
     let cognito = aws_sdk_cognitoidentityprovider::Client::new(&aws_config().await);
     let cloudformation = aws_sdk_cloudformation::Client::new(&aws_config().await);
 
-    apply(&ns, &pool_manifest("gone", "  deletionPolicy: Delete\n"));
+    ns.apply(&pool_manifest("gone", "  deletionPolicy: Delete\n"));
     let pool = wait_for(&api, "gone", &operator, "Ready", is_ready).await;
     let status = pool.status.expect("status");
     let pool_id = status.user_pool_id.expect("pool id");
@@ -322,15 +288,9 @@ async fn stack_of_another_object_is_never_touched() {
     let api: Api<UserPool> = Api::namespaced(kube_client().await, ns.name());
 
     let stack = format!("{}-shared", ns.name());
-    apply(
-        &ns,
-        &pool_manifest("first", &format!("  stackName: {stack}\n")),
-    );
+    ns.apply(&pool_manifest("first", &format!("  stackName: {stack}\n")));
     wait_for(&api, "first", &operator, "Ready", is_ready).await;
-    apply(
-        &ns,
-        &pool_manifest("second", &format!("  stackName: {stack}\n")),
-    );
+    ns.apply(&pool_manifest("second", &format!("  stackName: {stack}\n")));
     let second = wait_for(&api, "second", &operator, "refusal", |p| {
         condition(p, "Ready").is_some_and(|c| c.1 == "StackOwnedByAnotherObject")
     })
@@ -347,7 +307,7 @@ async fn stack_deleted_out_of_band_is_recreated() {
     let api: Api<UserPool> = Api::namespaced(kube_client().await, ns.name());
     let cloudformation = aws_sdk_cloudformation::Client::new(&aws_config().await);
 
-    apply(&ns, &pool_manifest("p", "  deletionPolicy: Delete\n"));
+    ns.apply(&pool_manifest("p", "  deletionPolicy: Delete\n"));
     let pool = wait_for(&api, "p", &operator, "Ready", is_ready).await;
     let first_stack = pool.status.and_then(|s| s.stack_id).expect("stack id");
     cloudformation
@@ -372,13 +332,10 @@ async fn cloudformation_failure_is_surfaced_then_fixed_by_a_spec_change() {
     let api: Api<UserPool> = Api::namespaced(kube_client().await, ns.name());
 
     // Cognito refuses to retype the standard attribute email: the stack rolls back.
-    apply(
-        &ns,
-        &pool_manifest(
-            "p",
-            "  schema: [{name: email, attributeDataType: Number}]\n",
-        ),
-    );
+    ns.apply(&pool_manifest(
+        "p",
+        "  schema: [{name: email, attributeDataType: Number}]\n",
+    ));
     let pool = wait_for(&api, "p", &operator, "create failure", |p| {
         condition(p, "Ready").is_some_and(|c| c.1 == "StackCreateFailed")
     })
@@ -397,7 +354,7 @@ async fn cloudformation_failure_is_surfaced_then_fixed_by_a_spec_change() {
     assert_eq!(operator.aws_calls("DeleteStack"), 0);
 
     // A fixed spec: the rolled-back stack is deleted and created again.
-    apply(&ns, &pool_manifest("p", "  schema: [{name: tier}]\n"));
+    ns.apply(&pool_manifest("p", "  schema: [{name: tier}]\n"));
     wait_for(&api, "p", &operator, "Ready after the fix", is_ready).await;
     assert_eq!(operator.aws_calls("DeleteStack"), 1);
     assert_eq!(operator.aws_calls("CreateStack"), 2);
@@ -407,7 +364,7 @@ async fn cloudformation_failure_is_surfaced_then_fixed_by_a_spec_change() {
 async fn crash_after_create_stack_converges_without_a_second_stack() {
     let ns = TestNamespace::create("pool-crash");
     let api: Api<UserPool> = Api::namespaced(kube_client().await, ns.name());
-    apply(&ns, &pool_manifest("p", ""));
+    ns.apply(&pool_manifest("p", ""));
     let pool = api.get("p").await.expect("pool");
 
     // What an operator killed right after CreateStack leaves behind: a stack tagged for
@@ -463,11 +420,11 @@ async fn only_the_leader_reconciles() {
     let first = OperatorProcess::start(ns.name(), &leader_env);
     let api: Api<UserPool> = Api::namespaced(kube_client().await, ns.name());
 
-    apply(&ns, &pool_manifest("p", ""));
+    ns.apply(&pool_manifest("p", ""));
     wait_for(&api, "p", &first, "Ready", is_ready).await;
     let mut second = OperatorProcess::start(ns.name(), &leader_env);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    apply(&ns, &pool_manifest("p", "  groups: [{name: admins}]\n"));
+    ns.apply(&pool_manifest("p", "  groups: [{name: admins}]\n"));
     wait_for(&api, "p", &first, "Ready after update", is_ready).await;
 
     let reconciles = |op: &OperatorProcess| {
@@ -481,10 +438,10 @@ async fn only_the_leader_reconciles() {
     let mut first = first;
     first.stop();
     let third = OperatorProcess::start(ns.name(), &leader_env);
-    apply(
-        &ns,
-        &pool_manifest("p", "  groups: [{name: admins}, {name: readers}]\n"),
-    );
+    ns.apply(&pool_manifest(
+        "p",
+        "  groups: [{name: admins}, {name: readers}]\n",
+    ));
     wait_for(&api, "p", &third, "Ready under the new leader", is_ready).await;
     assert!(reconciles(&third) > 0);
 }
@@ -495,10 +452,10 @@ async fn client_secret_reaches_only_the_connection_secret() {
     let operator = OperatorProcess::start(ns.name(), &[]);
     let api: Api<UserPool> = Api::namespaced(kube_client().await, ns.name());
 
-    apply(
-        &ns,
-        &pool_manifest("s", "  clients: [{name: backend, generateSecret: true}]\n"),
-    );
+    ns.apply(&pool_manifest(
+        "s",
+        "  clients: [{name: backend, generateSecret: true}]\n",
+    ));
     wait_for(&api, "s", &operator, "Ready", is_ready).await;
     let secrets: Api<Secret> = Api::namespaced(kube_client().await, ns.name());
     let data = secrets
@@ -532,7 +489,7 @@ async fn unreachable_aws_is_reported_in_a_condition() {
     let operator = OperatorProcess::start(ns.name(), &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
     let api: Api<UserPool> = Api::namespaced(kube_client().await, ns.name());
 
-    apply(&ns, &pool_manifest("p", ""));
+    ns.apply(&pool_manifest("p", ""));
     let pool = wait_for(&api, "p", &operator, "ReconcileError", |p| {
         condition(p, "Synced").is_some_and(|c| c.1 == "ReconcileError")
     })
@@ -560,7 +517,7 @@ async fn an_untagged_stack_is_adopted_only_when_annotated() {
         .await
         .expect("CreateStack");
 
-    apply(&ns, &pool_manifest("legacy", ""));
+    ns.apply(&pool_manifest("legacy", ""));
     wait_for(&api, "legacy", &operator, "not adopted", |p| {
         condition(p, "Ready").is_some_and(|c| c.1 == "StackExistsNotAdopted")
     })
@@ -601,14 +558,14 @@ async fn allow_replacement_replaces_the_pool() {
     let operator = OperatorProcess::start(ns.name(), &[]);
     let api: Api<UserPool> = Api::namespaced(kube_client().await, ns.name());
 
-    apply(&ns, &pool_manifest("p", "  schema: [{name: tier}]\n"));
+    ns.apply(&pool_manifest("p", "  schema: [{name: tier}]\n"));
     let before = wait_for(&api, "p", &operator, "Ready", is_ready).await;
     let old_id = before.status.and_then(|s| s.user_pool_id).expect("pool id");
 
-    apply(
-        &ns,
-        &pool_manifest("p", "  allowReplacement: true\n  schema: []\n"),
-    );
+    ns.apply(&pool_manifest(
+        "p",
+        "  allowReplacement: true\n  schema: []\n",
+    ));
     let after = wait_for(&api, "p", &operator, "a new pool", |p| {
         is_ready(p)
             && p.status.as_ref().and_then(|s| s.user_pool_id.as_deref()) != Some(old_id.as_str())
@@ -626,8 +583,8 @@ async fn same_name_in_two_namespaces_gets_two_pools_and_the_secret_comes_back() 
     let second = OperatorProcess::start(second_ns.name(), &[]);
     let client = kube_client().await;
 
-    apply(&first_ns, &pool_manifest("shop", ""));
-    apply(&second_ns, &pool_manifest("shop", ""));
+    first_ns.apply(&pool_manifest("shop", ""));
+    second_ns.apply(&pool_manifest("shop", ""));
     let a = wait_for(
         &Api::namespaced(client.clone(), first_ns.name()),
         "shop",
