@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# webhook-api benchmark, all on loopback and bounded in time (about 4 x (WARMUP +
+# webhook-api benchmark, all on loopback and bounded in time (about 8 x (WARMUP +
 # DURATION) seconds plus builds): GET /api/me with valid emulator access tokens, the
 # same wrk settings for each of
 #   unchecked         webhook-api, claims decoded but not verified (/bench/unchecked/me)
 #   checked + cache   webhook-api, full check, verified-token cache on (the default)
 #   checked, no cache webhook-api, full check, RSA verification on every request
-#   aws-jwt-verify    Node.js + fastify + aws-jwt-verify, one worker per CPU
-# Prints a Markdown table with requests/s, p99 latency and ratios.
+#   aws-jwt-verify    Node.js + fastify + aws-jwt-verify, one worker per CPU it may use
+# in two layouts: "pinned" (each server alone on CPU 0, wrk on CPU 1: the servers'
+# per-CPU throughput, without the load generator taking CPU from them) and "shared"
+# (servers and wrk on all CPUs). Prints one Markdown table per layout.
 #   DURATION=10 CONNECTIONS=64 webhook-api/bench/run.sh
 set -euo pipefail
 
@@ -52,18 +54,41 @@ pools="[{\"issuer\": \"$issuer\", \"jwksUri\": \"$AWS_ENDPOINT_URL/$USER_POOL_ID
 log "building webhook-api (release)"
 cargo build --release -j2 -p webhook-api --manifest-path "$REPO_ROOT/Cargo.toml" >&2
 server="$REPO_ROOT/target/release/webhook-api"
-RUST_LOG=warn "$server" --listen "127.0.0.1:$RUST_PORT" --pools "$pools" \
-    --insecure-bench-unchecked-route &
-pids+=($!)
-RUST_LOG=warn "$server" --listen "127.0.0.1:$RUST_NOCACHE_PORT" --pools "$pools" \
-    --token-cache-size 0 &
-pids+=($!)
-
-log "installing and starting the aws-jwt-verify service"
+log "installing the aws-jwt-verify service"
 (cd "$BENCH_DIR/node" && npm ci --no-audit --no-fund --loglevel=error >&2)
-USER_POOL_ID="$USER_POOL_ID" CLIENT_ID="$CLIENT_ID" JWKS_FILE="$work/jwks.json" \
-    PORT="$NODE_PORT" node "$BENCH_DIR/node/server.js" &
-pids+=($!)
+
+# Starts the three servers, each confined to the CPUs "$1" (empty: all CPUs), with one
+# worker thread (Rust) or process (Node) per CPU it may use.
+start_servers() {
+    local cpus="$1" run=() workers
+    if [ -n "$cpus" ]; then
+        run=(taskset -c "$cpus")
+        workers=$(( $(tr ',' '\n' <<<"$cpus" | wc -l) ))
+    else
+        workers="$(nproc)"
+    fi
+    TOKIO_WORKER_THREADS="$workers" RUST_LOG=warn "${run[@]}" "$server" \
+        --listen "127.0.0.1:$RUST_PORT" --pools "$pools" --insecure-bench-unchecked-route &
+    servers+=($!)
+    TOKIO_WORKER_THREADS="$workers" RUST_LOG=warn "${run[@]}" "$server" \
+        --listen "127.0.0.1:$RUST_NOCACHE_PORT" --pools "$pools" --token-cache-size 0 &
+    servers+=($!)
+    NODE_WORKERS="$workers" USER_POOL_ID="$USER_POOL_ID" CLIENT_ID="$CLIENT_ID" \
+        JWKS_FILE="$work/jwks.json" PORT="$NODE_PORT" "${run[@]}" node "$BENCH_DIR/node/server.js" &
+    servers+=($!)
+    pids+=("${servers[@]}")
+}
+
+stop_servers() {
+    for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
+    # Node's cluster workers go with their primary; wait for the ports to be free.
+    for pid in "${servers[@]}"; do wait "$pid" 2>/dev/null || true; done
+    servers=()
+    for _ in $(seq 1 50); do
+        if ! (ss -ltn | grep -qE ":($RUST_PORT|$RUST_NOCACHE_PORT|$NODE_PORT)\b"); then return 0; fi
+        sleep 0.1
+    done
+}
 
 wait_ok() {
     local url="$1" token
@@ -74,16 +99,14 @@ wait_ok() {
     done
     log "$url never answered 200"; exit 1
 }
-wait_ok "http://127.0.0.1:$RUST_PORT/api/me"
-wait_ok "http://127.0.0.1:$RUST_PORT/bench/unchecked/me"
-wait_ok "http://127.0.0.1:$RUST_NOCACHE_PORT/api/me"
-wait_ok "http://127.0.0.1:$NODE_PORT/api/me"
 
-# Runs wrk against $2 and prints "requests_per_second p99_ms".
+# Runs wrk (confined to the CPUs $WRK_CPUS when set) against $2 and prints
+# "requests_per_second p99_ms".
 measure() {
-    local name="$1" url="$2" output rps p99 errors
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -s "$BENCH_DIR/tokens.lua" "$url" >/dev/null
-    output="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$BENCH_DIR/tokens.lua" "$url")"
+    local name="$1" url="$2" output rps p99 errors run=()
+    if [ -n "$WRK_CPUS" ]; then run=(taskset -c "$WRK_CPUS"); fi
+    "${run[@]}" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -s "$BENCH_DIR/tokens.lua" "$url" >/dev/null
+    output="$("${run[@]}" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$BENCH_DIR/tokens.lua" "$url")"
     errors="$(awk '/Non-2xx or 3xx responses/ {print $NF}' <<<"$output")"
     if [ -n "$errors" ]; then log "$name: $errors non-2xx responses"; echo "$output" >&2; exit 1; fi
     rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$output")"
@@ -92,15 +115,25 @@ measure() {
     echo "$rps $p99"
 }
 
-read -r unchecked_rps unchecked_p99 < <(measure unchecked "http://127.0.0.1:$RUST_PORT/bench/unchecked/me")
-read -r cached_rps cached_p99 < <(measure "checked + cache" "http://127.0.0.1:$RUST_PORT/api/me")
-read -r nocache_rps nocache_p99 < <(measure "checked, no cache" "http://127.0.0.1:$RUST_NOCACHE_PORT/api/me")
-read -r node_rps node_p99 < <(measure aws-jwt-verify "http://127.0.0.1:$NODE_PORT/api/me")
-
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-cat <<TABLE
+# One layout: servers on $1 (empty: all CPUs), wrk on $2 with $3 threads; $4 names it.
+run_layout() {
+    local title="$4"
+    WRK_CPUS="$2" WRK_THREADS="$3"
+    log "layout: $title"
+    start_servers "$1"
+    wait_ok "http://127.0.0.1:$RUST_PORT/api/me"
+    wait_ok "http://127.0.0.1:$RUST_PORT/bench/unchecked/me"
+    wait_ok "http://127.0.0.1:$RUST_NOCACHE_PORT/api/me"
+    wait_ok "http://127.0.0.1:$NODE_PORT/api/me"
+    read -r unchecked_rps unchecked_p99 < <(measure unchecked "http://127.0.0.1:$RUST_PORT/bench/unchecked/me")
+    read -r cached_rps cached_p99 < <(measure "checked + cache" "http://127.0.0.1:$RUST_PORT/api/me")
+    read -r nocache_rps nocache_p99 < <(measure "checked, no cache" "http://127.0.0.1:$RUST_NOCACHE_PORT/api/me")
+    read -r node_rps node_p99 < <(measure aws-jwt-verify "http://127.0.0.1:$NODE_PORT/api/me")
+    stop_servers
+    cat <<TABLE
 
-wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $USERS distinct access tokens, $(nproc) CPUs shared by server and wrk
+$title: wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s, $USERS distinct access tokens
 
 | server | req/s | p99 (ms) | vs unchecked | vs aws-jwt-verify |
 | --- | ---: | ---: | ---: | ---: |
@@ -109,3 +142,12 @@ wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $USERS distinct access tokens, $(n
 | webhook-api, checked, no token cache | $nocache_rps | $nocache_p99 | $(ratio "$nocache_rps" "$unchecked_rps") | $(ratio "$nocache_rps" "$node_rps") |
 | Node.js fastify + aws-jwt-verify | $node_rps | $node_p99 | $(ratio "$node_rps" "$unchecked_rps") | 1.00 |
 TABLE
+}
+
+servers=()
+# pinned: each server gets CPU 0 alone and wrk CPU 1, so the load generator does not take
+# CPU from the server it measures. shared: everything on every CPU.
+if [ "$(nproc)" -ge 2 ]; then
+    run_layout 0 1 1 "pinned (server on CPU 0, wrk on CPU 1)"
+fi
+run_layout "" "" "$THREADS" "shared ($(nproc) CPUs for servers and wrk)"
