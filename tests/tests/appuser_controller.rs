@@ -452,6 +452,59 @@ async fn a_user_left_half_created_by_a_crash_is_adopted_and_confirmed() {
 }
 
 #[tokio::test]
+async fn an_operator_killed_after_a_failed_set_password_converges_on_restart() {
+    let ns = TestNamespace::create("user-kill");
+    let mut first = OperatorProcess::start(ns.name(), &[]);
+    let (pool_id, client_id) = ready_pool(&ns, &first).await;
+    let users: Api<AppUser> = Api::namespaced(kube_client().await, ns.name());
+
+    // The emulator takes any temporary password but applies the pool policy to
+    // AdminSetUserPassword: the create succeeds and the second call fails.
+    let email = "killed@example.com";
+    ns.apply(&secret_manifest("s", "short"));
+    ns.apply(&user_manifest("u", email, "s", ""));
+    wait_for(
+        &users,
+        "u",
+        &first,
+        "password refused",
+        has_reason("InvalidPassword"),
+    )
+    .await;
+    assert_eq!(first.aws_calls("AdminCreateUser"), 1);
+    first.kill();
+    let cognito = cognito().await;
+    let half_created = cognito
+        .admin_get_user()
+        .user_pool_id(&pool_id)
+        .username(email)
+        .send()
+        .await
+        .expect("the user was created before the failure");
+    assert_eq!(
+        half_created.user_status().map(|s| s.as_str()),
+        Some("FORCE_CHANGE_PASSWORD")
+    );
+
+    ns.apply(&secret_manifest("s", PASSWORD));
+    let second = OperatorProcess::start(ns.name(), &[]);
+    let user = wait_for(&users, "u", &second, "Ready after restart", is_ready).await;
+    assert_eq!(
+        user.status.and_then(|s| s.user_status).as_deref(),
+        Some("CONFIRMED")
+    );
+    assert!(signs_in(&cognito, &client_id, email, PASSWORD).await);
+    let listed = cognito
+        .list_users()
+        .user_pool_id(&pool_id)
+        .send()
+        .await
+        .expect("ListUsers");
+    assert_eq!(listed.users().len(), 1, "converged, not duplicated");
+    assert_no_leak(&ns, &second, PASSWORD);
+}
+
+#[tokio::test]
 async fn retain_keeps_the_cognito_user() {
     let ns = TestNamespace::create("user-retain");
     let operator = OperatorProcess::start(ns.name(), &[]);
