@@ -434,21 +434,34 @@ async fn a_user_left_half_created_by_a_crash_is_adopted_and_confirmed() {
     ns.apply(&secret_manifest("s", PASSWORD));
     ns.apply(&user_manifest("u", email, "s", ""));
     let operator = OperatorProcess::start(ns.name(), &[]);
+    assert_recovered(&ns, &operator, &pool_id, &client_id, email).await;
+    assert!(events(&ns).contains("Adopted"));
+}
+
+/// After a crash: the AppUser `u` becomes Ready with a CONFIRMED user who signs in with
+/// PASSWORD, and the pool holds that one user, not a second one.
+async fn assert_recovered(
+    ns: &TestNamespace,
+    operator: &OperatorProcess,
+    pool_id: &str,
+    client_id: &str,
+    email: &str,
+) {
     let users: Api<AppUser> = Api::namespaced(kube_client().await, ns.name());
-    let user = wait_for(&users, "u", &operator, "Ready", is_ready).await;
+    let user = wait_for(&users, "u", operator, "Ready after the crash", is_ready).await;
     assert_eq!(
         user.status.and_then(|s| s.user_status).as_deref(),
         Some("CONFIRMED")
     );
-    assert!(signs_in(&cognito, &client_id, email, PASSWORD).await);
+    let cognito = cognito().await;
+    assert!(signs_in(&cognito, client_id, email, PASSWORD).await);
     let listed = cognito
         .list_users()
-        .user_pool_id(&pool_id)
+        .user_pool_id(pool_id)
         .send()
         .await
         .expect("ListUsers");
-    assert_eq!(listed.users().len(), 1, "adopted, not duplicated");
-    assert!(events(&ns).contains("Adopted"));
+    assert_eq!(listed.users().len(), 1, "converged, not duplicated");
 }
 
 #[tokio::test]
@@ -473,8 +486,8 @@ async fn an_operator_killed_after_a_failed_set_password_converges_on_restart() {
     .await;
     assert_eq!(first.aws_calls("AdminCreateUser"), 1);
     first.kill();
-    let cognito = cognito().await;
-    let half_created = cognito
+    let half_created = cognito()
+        .await
         .admin_get_user()
         .user_pool_id(&pool_id)
         .username(email)
@@ -488,19 +501,7 @@ async fn an_operator_killed_after_a_failed_set_password_converges_on_restart() {
 
     ns.apply(&secret_manifest("s", PASSWORD));
     let second = OperatorProcess::start(ns.name(), &[]);
-    let user = wait_for(&users, "u", &second, "Ready after restart", is_ready).await;
-    assert_eq!(
-        user.status.and_then(|s| s.user_status).as_deref(),
-        Some("CONFIRMED")
-    );
-    assert!(signs_in(&cognito, &client_id, email, PASSWORD).await);
-    let listed = cognito
-        .list_users()
-        .user_pool_id(&pool_id)
-        .send()
-        .await
-        .expect("ListUsers");
-    assert_eq!(listed.users().len(), 1, "converged, not duplicated");
+    assert_recovered(&ns, &second, &pool_id, &client_id, email).await;
     assert_no_leak(&ns, &second, PASSWORD);
 }
 
