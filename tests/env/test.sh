@@ -19,6 +19,8 @@ stop_started() {
 trap stop_started EXIT
 
 SECONDS=0
+# A full build needs about 5 GB; say how much there is, so a full disk reads as such.
+log "free disk space: $(df -h --output=avail "$REPO_ROOT" | tail -n 1 | tr -d ' ')"
 "$REPO_ROOT/tests/env/up.sh" >/dev/null
 "$REPO_ROOT/tests/env/install-srp-reference.sh" >/dev/null
 log "environment ready after ${SECONDS}s"
