@@ -2,7 +2,7 @@
 
 use aws_sdk_cognitoidentityprovider::{
     Client,
-    types::{AuthFlowType, ExplicitAuthFlowsType, UsernameAttributeType},
+    types::{AttributeType, AuthFlowType, ExplicitAuthFlowsType, UsernameAttributeType},
 };
 
 use crate::{aws_config, environment, environment::REGION};
@@ -65,6 +65,25 @@ impl EmulatorPool {
             .and_then(|c| c.client_id())
             .expect("client id")
             .to_owned()
+    }
+
+    /// A confirmed user with `email` as user name and a permanent `password`, created the
+    /// way the operator creates one.
+    pub async fn add_confirmed_user(&self, email: &str, password: &str) {
+        let email_attribute = AttributeType::builder()
+            .name("email")
+            .value(email)
+            .build()
+            .expect("email attribute");
+        cognito_operator::user_provisioning::create_user(
+            &self.cognito,
+            &self.pool_id,
+            email,
+            vec![email_attribute],
+            password,
+        )
+        .await
+        .expect("create a confirmed user");
     }
 
     /// The issuer the emulator writes into tokens (the real Cognito form).

@@ -14,7 +14,6 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
 use axum::{Router, http::HeaderMap, routing::post};
 use clap::Parser;
 use cognito_operator_tests::{EmulatorPool, aws_config, environment};
@@ -41,37 +40,10 @@ fn unix_now() -> u64 {
         .as_secs()
 }
 
-/// A confirmed user with a permanent password, created directly in the emulator.
-async fn add_user(pool: &EmulatorPool, email: &str) {
-    let attribute = AttributeType::builder()
-        .name("email")
-        .value(email)
-        .build()
-        .expect("attribute");
-    pool.cognito
-        .admin_create_user()
-        .user_pool_id(&pool.pool_id)
-        .username(email)
-        .message_action(MessageActionType::Suppress)
-        .user_attributes(attribute)
-        .send()
-        .await
-        .expect("AdminCreateUser");
-    pool.cognito
-        .admin_set_user_password()
-        .user_pool_id(&pool.pool_id)
-        .username(email)
-        .password(PASSWORD)
-        .permanent(true)
-        .send()
-        .await
-        .expect("AdminSetUserPassword");
-}
-
 async fn pool_with_user(name: &str) -> (EmulatorPool, String) {
     let pool = EmulatorPool::create(&unique(&format!("cli-{name}"))).await;
     let email = format!("{}@example.com", unique(name));
-    add_user(&pool, &email).await;
+    pool.add_confirmed_user(&email, PASSWORD).await;
     (pool, email)
 }
 

@@ -162,15 +162,7 @@ fn uuid_suffix() -> String {
 async fn pool_with_user(name: &str) -> (EmulatorPool, String) {
     let pool = EmulatorPool::create(&format!("{name}-{}", uuid_suffix())).await;
     let user = email(name);
-    cognito_operator::user_provisioning::create_user(
-        &pool.cognito,
-        &pool.pool_id,
-        &user,
-        vec![],
-        PASSWORD,
-    )
-    .await
-    .expect("create user");
+    pool.add_confirmed_user(&user, PASSWORD).await;
     (pool, user)
 }
 
