@@ -44,8 +44,14 @@ struct RunArgs {
     /// Address of the /healthz, /readyz and /metrics server.
     #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:8080")]
     metrics_addr: SocketAddr,
-    /// Seconds between checks of a healthy object against AWS.
-    #[arg(long, env = "RESYNC_INTERVAL_SECONDS", default_value_t = 600)]
+    /// Seconds between checks of a healthy object against AWS (at least 1: with 0 the
+    /// census and healthy pools would loop without pause).
+    #[arg(
+        long,
+        env = "RESYNC_INTERVAL_SECONDS",
+        default_value_t = 600,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
     resync_interval_seconds: u64,
     /// Log format: json (for clusters) or text.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
@@ -194,4 +200,22 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     }
     tracing::info!("shutting down");
     shutdown.cancel();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zero_resync_interval_is_refused() {
+        let parsed =
+            Cli::try_parse_from(["cognito-operator", "run", "--resync-interval-seconds", "0"]);
+        let Err(error) = parsed else {
+            panic!("a resync interval of 0 was accepted");
+        };
+        assert!(
+            error.to_string().contains("resync-interval-seconds"),
+            "{error}"
+        );
+    }
 }
