@@ -146,10 +146,12 @@ impl<'a> Reconciler<'a> {
             .namespace()
             .ok_or(Error::MissingObjectKey("namespace"))?;
         let uid = pool.uid().ok_or(Error::MissingObjectKey("uid"))?;
+        // The region the stack was created in wins over a changed operator default.
         let region = pool
             .spec
             .region
             .clone()
+            .or_else(|| pool.status.as_ref().and_then(|s| s.region.clone()))
             .or_else(|| ctx.default_region())
             .ok_or(Error::MissingObjectKey(
                 "spec.region (and the operator has no AWS region)",
@@ -237,6 +239,7 @@ impl<'a> Reconciler<'a> {
         let previous_status = self.status.stack_status.replace(stack.status.clone());
         self.status.stack_id = Some(stack.id.clone());
         self.status.stack_name = Some(self.stack_name.clone());
+        self.status.region = Some(self.region.clone());
         let submitted =
             self.status.applied_template_hash.as_deref() == Some(template.hash.as_str());
         let phase = Phase::of(&stack.status);
@@ -395,6 +398,7 @@ impl<'a> Reconciler<'a> {
         // Record the id at once: the next reconcile must find this stack, not make another.
         self.status.stack_id = Some(id);
         self.status.stack_name = Some(self.stack_name.clone());
+        self.status.region = Some(self.region.clone());
         self.status.stack_status = Some("CREATE_IN_PROGRESS".into());
         self.status.applied_template_hash = Some(template.hash.clone());
         self.status.pool_revision = Some(revision);

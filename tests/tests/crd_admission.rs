@@ -255,6 +255,12 @@ const IMMUTABLE: &[(&str, &str, &str, &str)] = &[
         "region: us-east-1\n  usernameAttributes: [phone_number]",
     ),
     (
+        "region",
+        VALID_POOL,
+        "region: us-east-1",
+        "region: eu-west-1",
+    ),
+    (
         "usernameCaseSensitive",
         VALID_POOL,
         "region: us-east-1",

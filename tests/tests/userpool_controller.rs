@@ -61,6 +61,7 @@ async fn create_update_noop_and_retain() {
         status.stack_name.as_deref(),
         Some(format!("{}-shop-cognito", ns.name()).as_str())
     );
+    assert_eq!(status.region.as_deref(), Some("us-east-1"));
     assert_eq!(
         status.issuer,
         Some(format!(

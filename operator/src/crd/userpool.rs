@@ -34,11 +34,15 @@ use serde::{Deserialize, Serialize};
 #[x_kube(validation = Rule::new("has(self.stackName) == has(oldSelf.stackName) && (!has(self.stackName) || self.stackName == oldSelf.stackName)")
     .message("stackName is immutable: changing it would orphan the existing stack")
     .field_path(".stackName"))]
+#[x_kube(validation = Rule::new("has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)")
+    .message("region is immutable: a pool in another region is a new pool, and the stack in this one would be orphaned")
+    .field_path(".region"))]
 #[x_kube(validation = Rule::new("!(self.deletionPolicy == 'Delete' && self.deletionProtection)")
     .message("deletionProtection must be false when deletionPolicy is Delete")
     .field_path(".deletionProtection"))]
 pub struct UserPoolSpec {
-    /// AWS region of the pool, for example `eu-west-1`. Defaults to the operator's region.
+    /// AWS region of the pool, for example `eu-west-1`. Defaults to the operator's region
+    /// at creation (kept in `status.region`). Immutable.
     #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"))]
     pub region: Option<String>,
 
@@ -457,6 +461,9 @@ pub struct UserPoolStatus {
 
     /// The `metadata.generation` the status describes.
     pub observed_generation: Option<i64>,
+
+    /// AWS region of the stack and pool, fixed when the stack is created.
+    pub region: Option<String>,
 
     /// Name of the CloudFormation stack.
     pub stack_name: Option<String>,
