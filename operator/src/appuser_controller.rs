@@ -42,7 +42,7 @@ use crate::{
     object_meta::{add_finalizer, publish, remove_finalizer},
     user_attributes::{self, DesiredUser, ObservedUser},
     user_directory::UserDirectory,
-    user_provisioning::ProvisionError,
+    user_provisioning::{self, ProvisionError},
     userpool_controller::FIELD_MANAGER,
 };
 
@@ -62,6 +62,8 @@ const THROTTLED_REPORT_AFTER: u32 = 5;
 pub struct UserContext {
     pub ctx: Arc<Context>,
     pub pools: Store<UserPool>,
+    /// Every AppUser, to find two that declare the same Cognito user.
+    users: Store<AppUser>,
     /// What the census saw of users that differ from their spec, by AppUser uid: lets the
     /// reconcile it triggers skip its own `AdminGetUser`.
     observations: Mutex<HashMap<String, Observation>>,
@@ -144,15 +146,16 @@ impl UserContext {
     }
 }
 
-/// Runs the controller (and the census) until shutdown is signalled.
 /// Drops what no reconcile reads and what makes up most of an object's size: the field
 /// managers and kubectl's copy of the last applied object. At 10,000 AppUsers the cache
-/// is most of the operator's memory.
-fn drop_bookkeeping(user: &mut AppUser) {
-    user.managed_fields_mut().clear();
-    user.annotations_mut().remove(LAST_APPLIED_ANNOTATION);
+/// is most of the operator's memory; on a Secret applied with kubectl, that copy holds
+/// the password.
+fn drop_bookkeeping<K: Resource>(object: &mut K) {
+    object.managed_fields_mut().clear();
+    object.annotations_mut().remove(LAST_APPLIED_ANNOTATION);
 }
 
+/// Runs the controller (and the census) until shutdown is signalled.
 pub async fn run(
     ctx: Arc<Context>,
     namespace: Option<&str>,
@@ -178,6 +181,7 @@ pub async fn run(
     // between reconciles, and a Secret change just names the users to reconcile.
     let secret_events = watcher(secrets, watcher::Config::default())
         .default_backoff()
+        .modify(drop_bookkeeping)
         .touched_objects();
 
     let (user_store, user_writer) = reflector::store();
@@ -193,6 +197,7 @@ pub async fn run(
     let user_ctx = Arc::new(UserContext {
         ctx: ctx.clone(),
         pools: pool_store.clone(),
+        users: user_store.clone(),
         observations: Mutex::default(),
         written: Mutex::default(),
     });
@@ -364,6 +369,25 @@ impl<'a> Reconciler<'a> {
             self.finish(api, &original).await?;
             return Ok(Action::await_change());
         }
+        let claims = self.uctx.users.state();
+        if let Some(holder) = earlier_claim(self.user, claims.iter().map(AsRef::as_ref)) {
+            let message = format!(
+                "AppUser {holder} already declares {} in UserPool {}; two AppUsers cannot share one Cognito user",
+                self.user.spec.email, self.user.spec.user_pool_ref.name
+            );
+            if self.set_failed(reasons::DUPLICATE_EMAIL, &message) {
+                self.event(
+                    EventType::Warning,
+                    reasons::DUPLICATE_EMAIL,
+                    "Reconcile",
+                    &message,
+                )
+                .await;
+            }
+            self.finish(api, &original).await?;
+            // Nothing wakes this object when the holder goes away: look again.
+            return Ok(Action::requeue(WAIT_FOR_POOL));
+        }
         let mut source = self.password().await?;
         if let PasswordSource::Missing(_) = &source
             && self.user.spec.generate_password
@@ -387,6 +411,15 @@ impl<'a> Reconciler<'a> {
                 return Ok(Action::await_change());
             }
         };
+        if let Some(problem) = user_provisioning::password_format_problem(&password) {
+            let message = format!(
+                "Secret {} key {} (version {version}): {problem}, which Cognito refuses",
+                self.user.spec.password_secret_ref.name, self.user.spec.password_secret_ref.key
+            );
+            return self
+                .password_rejected(api, &original, &version, message)
+                .await;
+        }
         let directory = UserDirectory::new(&self.ctx.aws_clients(&pool.region), &pool.pool_id);
 
         // 2. Observe, or create the user when it does not exist.
@@ -436,8 +469,9 @@ impl<'a> Reconciler<'a> {
                         Some(user)
                     }
                     Err((_, ProvisionError::InvalidPassword(message))) => {
+                        let message = self.cognito_refused_password(&version, &message);
                         return self
-                            .password_rejected(api, &original, &version, &message)
+                            .password_rejected(api, &original, &version, message)
                             .await;
                     }
                     Err((_, ProvisionError::InvalidParameter(message))) => {
@@ -473,8 +507,9 @@ impl<'a> Reconciler<'a> {
                     }
                 }
                 Err((_, ProvisionError::InvalidPassword(message))) => {
+                    let message = self.cognito_refused_password(&version, &message);
                     return self
-                        .password_rejected(api, &original, &version, &message)
+                        .password_rejected(api, &original, &version, message)
                         .await;
                 }
                 Err((op, e)) => return Err(self.aws_failure(api, op, e).await),
@@ -709,10 +744,7 @@ impl<'a> Reconciler<'a> {
         if let Some(observation) = census {
             return Ok(observation);
         }
-        let settled = self.status.observed_generation == self.user.metadata.generation
-            && conditions::is_true(&self.status.conditions, READY)
-            && conditions::is_true(&self.status.conditions, SYNCED);
-        if settled {
+        if is_settled(&self.status, self.user.metadata.generation) {
             return Ok(Observation::Unread);
         }
         match directory.get(&self.username).await {
@@ -761,18 +793,22 @@ impl<'a> Reconciler<'a> {
         self.status.user_pool_id = Some(pool_id.to_owned());
     }
 
+    fn cognito_refused_password(&self, version: &str, cognito_message: &str) -> String {
+        format!(
+            "Cognito refused the password in Secret {} (version {version}): {cognito_message}",
+            self.user.spec.password_secret_ref.name
+        )
+    }
+
+    /// Reports a password that cannot be set, and waits for the Secret to change.
     async fn password_rejected(
         mut self,
         api: &Api<AppUser>,
         original: &AppUserStatus,
         version: &str,
-        cognito_message: &str,
+        message: String,
     ) -> Result<Action> {
         self.status.rejected_password_version = Some(version.to_owned());
-        let message = format!(
-            "Cognito refused the password in Secret {} (version {version}): {cognito_message}",
-            self.user.spec.password_secret_ref.name
-        );
         if self.set_failed(reasons::INVALID_PASSWORD, &message) {
             self.event(
                 EventType::Warning,
@@ -887,6 +923,33 @@ impl<'a> Reconciler<'a> {
     }
 }
 
+/// The name of an older AppUser that declares the same Cognito user as `user` (same
+/// namespace, UserPool and email, compared without case as Cognito does by default), if
+/// any. The oldest claim wins; ties go to the name that sorts first.
+fn earlier_claim<'a>(user: &AppUser, others: impl Iterator<Item = &'a AppUser>) -> Option<String> {
+    let rank = |u: &AppUser| (u.creation_timestamp(), u.name_any());
+    others
+        .filter(|other| {
+            other.uid() != user.uid()
+                && other.namespace() == user.namespace()
+                && other.spec.user_pool_ref.name == user.spec.user_pool_ref.name
+                && other.spec.email.eq_ignore_ascii_case(&user.spec.email)
+                && rank(other) < rank(user)
+        })
+        .min_by_key(|other| rank(other))
+        .map(ResourceExt::name_any)
+}
+
+/// Whether the last reconcile of `generation` converged the user, so that it needs no
+/// read before the census reports on it. A user created by a reconcile that failed after
+/// the create has no applied password yet, and may still lack its flags and groups.
+fn is_settled(status: &AppUserStatus, generation: Option<i64>) -> bool {
+    status.observed_generation == generation
+        && status.applied_password_version.is_some()
+        && conditions::is_true(&status.conditions, READY)
+        && conditions::is_true(&status.conditions, SYNCED)
+}
+
 /// Whether two condition lists differ in anything but timestamps.
 fn differs(a: &[Condition], b: &[Condition]) -> bool {
     let key = |c: &Condition| {
@@ -978,6 +1041,121 @@ mod tests {
             read_back
         );
         assert!(written.is_empty(), "forgotten once the cache caught up");
+    }
+
+    fn claim(name: &str, email: &str, pool: &str, created_at: &str) -> AppUser {
+        serde_json::from_value(json!({
+            "apiVersion": "cognito.kubeauth.dev/v1alpha1",
+            "kind": "AppUser",
+            "metadata": {
+                "name": name,
+                "namespace": "shop",
+                "uid": format!("uid-{name}"),
+                "creationTimestamp": created_at,
+            },
+            "spec": {
+                "userPoolRef": {"name": pool},
+                "email": email,
+                "passwordSecretRef": {"name": "s"},
+            },
+        }))
+        .expect("an AppUser")
+    }
+
+    #[test]
+    fn the_oldest_appuser_holds_an_email() {
+        let alice = claim("alice", "alice@example.com", "shop", "2026-01-01T00:00:00Z");
+        let alice_again = claim(
+            "alice-2",
+            "Alice@Example.com",
+            "shop",
+            "2026-01-02T00:00:00Z",
+        );
+        let same_second = claim(
+            "alice-0",
+            "alice@example.com",
+            "shop",
+            "2026-01-02T00:00:00Z",
+        );
+        let other_pool = claim(
+            "alice-3",
+            "alice@example.com",
+            "staff",
+            "2025-01-01T00:00:00Z",
+        );
+        let all = [&alice, &alice_again, &same_second, &other_pool];
+
+        assert_eq!(earlier_claim(&alice, all.into_iter()), None);
+        assert_eq!(earlier_claim(&other_pool, all.into_iter()), None);
+        assert_eq!(
+            earlier_claim(&alice_again, all.into_iter()).as_deref(),
+            Some("alice")
+        );
+        assert_eq!(
+            earlier_claim(&same_second, all.into_iter()).as_deref(),
+            Some("alice")
+        );
+        // Once the holder is gone, the tie goes to the name that sorts first.
+        assert_eq!(
+            earlier_claim(&alice_again, [&alice_again, &same_second].into_iter()).as_deref(),
+            Some("alice-0")
+        );
+    }
+
+    #[test]
+    fn a_user_created_by_a_failed_reconcile_is_not_settled() {
+        let converged = AppUserStatus {
+            observed_generation: Some(3),
+            applied_password_version: Some("41".into()),
+            conditions: vec![
+                conditions::condition(READY, true, "Ready", "m", Some(3)),
+                conditions::condition(SYNCED, true, "InSync", "m", Some(3)),
+            ],
+            ..AppUserStatus::default()
+        };
+        assert!(is_settled(&converged, Some(3)));
+        assert!(!is_settled(&converged, Some(4)), "a newer generation");
+
+        // What a create writes before its next call, over an earlier Ready status.
+        let recreated = AppUserStatus {
+            applied_password_version: None,
+            ..converged.clone()
+        };
+        assert!(!is_settled(&recreated, Some(3)));
+
+        let out_of_sync = AppUserStatus {
+            conditions: vec![
+                conditions::condition(READY, true, "Ready", "m", Some(3)),
+                conditions::condition(SYNCED, false, "Throttled", "m", Some(3)),
+            ],
+            ..converged
+        };
+        assert!(!is_settled(&out_of_sync, Some(3)));
+    }
+
+    #[test]
+    fn a_watched_secret_keeps_no_copy_of_its_applied_data() {
+        let mut secret: PartialObjectMeta<Secret> = serde_json::from_value(json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": "alice-password",
+                "annotations": {
+                    "kubectl.kubernetes.io/last-applied-configuration": r#"{"stringData":{"password":"Hunter2-hunter2"}}"#,
+                    "team": "web",
+                },
+                "managedFields": [{"manager": "kubectl", "operation": "Apply"}],
+            },
+        }))
+        .expect("a Secret's metadata");
+
+        drop_bookkeeping(&mut secret);
+
+        assert_eq!(
+            secret.annotations(),
+            &std::collections::BTreeMap::from([("team".to_owned(), "web".to_owned())])
+        );
+        assert!(secret.managed_fields().is_empty());
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub mod reasons {
     pub const SECRET_MISSING: &str = "PasswordSecretMissing";
     /// Cognito refused the password (pool policy); a new Secret version is needed.
     pub const INVALID_PASSWORD: &str = "InvalidPassword";
+    /// An older AppUser already declares the same email in the same UserPool.
+    pub const DUPLICATE_EMAIL: &str = "DuplicateEmail";
     /// The spec names a group the UserPool does not declare.
     pub const UNKNOWN_GROUP: &str = "UnknownGroup";
     /// Cognito rejected an attribute or another parameter of the spec.

@@ -62,6 +62,24 @@ impl ProvisionError {
     }
 }
 
+/// Cognito's limit on password length, in characters.
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+/// Why Cognito would refuse `password` whatever the pool's policy, or `None`. Cognito
+/// answers these with `InvalidParameterException` (its pattern is `^[\S]+.*[\S]+$`), so
+/// they are checked here to give a clear message instead.
+pub fn password_format_problem(password: &str) -> Option<&'static str> {
+    if password.is_empty() {
+        Some("password must not be empty")
+    } else if password.trim() != password {
+        Some("password must not start or end with whitespace")
+    } else if password.chars().count() > MAX_PASSWORD_CHARS {
+        Some("password must be at most 256 characters")
+    } else {
+        None
+    }
+}
+
 /// Creates `username` with `attributes` and makes `password` its permanent password.
 pub async fn create_user(
     cognito: &Client,
@@ -120,4 +138,35 @@ pub async fn set_permanent_password(
         .await
         .map_err(|e| ProvisionError::from_sdk("AdminSetUserPassword", username, e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_format_problems_are_named() {
+        assert_eq!(password_format_problem("Correct-Horse-9"), None);
+        assert_eq!(password_format_problem("with inner space-9"), None);
+        assert_eq!(
+            password_format_problem("Correct-Horse-9\n"),
+            Some("password must not start or end with whitespace")
+        );
+        assert_eq!(
+            password_format_problem(" Correct-Horse-9"),
+            Some("password must not start or end with whitespace")
+        );
+        assert_eq!(
+            password_format_problem(""),
+            Some("password must not be empty")
+        );
+        assert_eq!(
+            password_format_problem(&"x".repeat(MAX_PASSWORD_CHARS + 1)),
+            Some("password must be at most 256 characters")
+        );
+        assert_eq!(
+            password_format_problem(&"é".repeat(MAX_PASSWORD_CHARS)),
+            None
+        );
+    }
 }

@@ -335,6 +335,23 @@ async fn missing_secret_and_refused_password_are_reported_without_retry_storm() 
         "a refused password is not retried until the Secret changes"
     );
 
+    // A trailing newline, as `kubectl create secret --from-file` keeps it: refused before
+    // any AWS call, with a message that says why.
+    let calls = operator.aws_calls("AdminCreateUser") + operator.aws_calls("AdminSetUserPassword");
+    ns.apply(&format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\nstringData:\n  password: \"{PASSWORD}\\n\"\n"
+    ));
+    wait_for(&users, "u", &operator, "whitespace refused", |u| {
+        condition(u, "Ready")
+            .is_some_and(|c| c.1 == "InvalidPassword" && c.2.contains("end with whitespace"))
+    })
+    .await;
+    assert_eq!(
+        operator.aws_calls("AdminCreateUser") + operator.aws_calls("AdminSetUserPassword"),
+        calls,
+        "a password Cognito's format refuses is not sent"
+    );
+
     // The fix: a good password.
     ns.apply(&secret_manifest("s", PASSWORD));
     wait_for(
@@ -503,6 +520,72 @@ async fn an_operator_killed_after_a_failed_set_password_converges_on_restart() {
     let second = OperatorProcess::start(ns.name(), &[]);
     assert_recovered(&ns, &second, &pool_id, &client_id, email).await;
     assert_no_leak(&ns, &second, PASSWORD);
+}
+
+#[tokio::test]
+async fn a_second_appuser_for_an_email_waits_until_the_first_is_gone() {
+    let ns = TestNamespace::create("user-duplicate");
+    let operator = OperatorProcess::start(ns.name(), &[]);
+    let (pool_id, client_id) = ready_pool(&ns, &operator).await;
+    let users: Api<AppUser> = Api::namespaced(kube_client().await, ns.name());
+    let cognito = cognito().await;
+
+    ns.apply(&secret_manifest("first", PASSWORD));
+    ns.apply(&secret_manifest("second", ROTATED));
+    ns.apply(&user_manifest(
+        "first",
+        "shared@example.com",
+        "first",
+        "  deletionPolicy: Retain\n",
+    ));
+    wait_for(&users, "first", &operator, "first Ready", is_ready).await;
+    let writes = user_writes(&operator);
+
+    ns.apply(&user_manifest("second", "shared@example.com", "second", ""));
+    let second = wait_for(
+        &users,
+        "second",
+        &operator,
+        "second refused",
+        has_reason("DuplicateEmail"),
+    )
+    .await;
+    assert!(
+        condition(&second, "Ready").is_some_and(|c| c.2.contains("AppUser first")),
+        "{:?}",
+        condition(&second, "Ready")
+    );
+    assert_eq!(
+        user_writes(&operator),
+        writes,
+        "the second AppUser touched Cognito"
+    );
+    assert!(signs_in(&cognito, &client_id, "shared@example.com", PASSWORD).await);
+
+    // The holder goes (keeping the Cognito user): the second adopts it and sets its password.
+    kubectl(&[
+        "delete",
+        "-n",
+        ns.name(),
+        "appuser",
+        "first",
+        "--timeout=30s",
+    ])
+    .run()
+    .expect_success("delete the first AppUser");
+    wait_for(&users, "second", &operator, "second Ready", is_ready).await;
+    assert!(signs_in(&cognito, &client_id, "shared@example.com", ROTATED).await);
+    let listed = cognito
+        .list_users()
+        .user_pool_id(&pool_id)
+        .send()
+        .await
+        .expect("ListUsers");
+    assert_eq!(listed.users().len(), 1, "one Cognito user throughout");
+    let events = events(&ns);
+    for reason in ["DuplicateEmail", "Adopted"] {
+        assert!(events.contains(reason), "missing Event {reason}:\n{events}");
+    }
 }
 
 #[tokio::test]

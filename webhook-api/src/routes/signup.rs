@@ -9,13 +9,13 @@ use axum::{
     extract::{ConnectInfo, State, rejection::JsonRejection},
     http::{StatusCode, request::Parts},
 };
-use cognito_operator::user_provisioning::create_user;
+use cognito_operator::user_provisioning::{
+    MAX_PASSWORD_CHARS, create_user, password_format_problem,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::{error::AppError, state::AppState};
 
-/// Cognito's own limit on password length.
-const MAX_PASSWORD_CHARS: usize = 256;
 const MIN_PASSWORD_CHARS: usize = 8;
 
 #[derive(Deserialize)]
@@ -103,12 +103,10 @@ fn validate(request: &SignupRequest) -> Result<(), AppError> {
     if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&length) {
         return Err(AppError::BadRequest("password must be 8 to 256 characters"));
     }
-    if request.password.trim() != request.password {
-        return Err(AppError::BadRequest(
-            "password must not start or end with whitespace",
-        ));
+    match password_format_problem(&request.password) {
+        Some(problem) => Err(AppError::BadRequest(problem)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// A syntax check only (Cognito and the mail system do the rest): one `@`, a local part
