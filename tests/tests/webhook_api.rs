@@ -806,6 +806,64 @@ async fn pools_are_discovered_from_user_pool_status() {
     let accepted = wait_for_status(&service, &tokens.access_token, StatusCode::OK).await;
     assert!(accepted, "the discovered pool's tokens are accepted");
 
+    // A pool discovered later whose keys cannot be fetched: the service stays ready.
+    let failed_fetches = || async {
+        let metrics = service
+            .get("/metrics", None)
+            .await
+            .text()
+            .await
+            .expect("metrics");
+        metrics
+            .lines()
+            .filter(|line| {
+                line.starts_with("webhook_api_jwks_fetches_total{") && line.contains("error")
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>()
+    };
+    let failed_before = failed_fetches().await;
+    let unreachable = manifest.replace("name: discovered", "name: unreachable");
+    kubectl_with_stdin(&["apply", "-f", "-"], &unreachable)
+        .run()
+        .expect_success("apply a second UserPool");
+    let unreachable_status = json!({"status": {
+        "issuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_unreachable",
+        "jwksUri": "http://127.0.0.1:9/jwks.json",
+        "userPoolId": "us-east-1_unreachable",
+        "clients": [{"name": "app", "clientId": "unreachable-client"}],
+    }});
+    kubectl(&[
+        "patch",
+        "userpool",
+        "unreachable",
+        "-n",
+        namespace.name(),
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+    ])
+    .arg(unreachable_status.to_string())
+    .run()
+    .expect_success("patch the second UserPool's status");
+    let mut tried = false;
+    for _ in 0..100 {
+        if failed_fetches().await > failed_before {
+            tried = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(tried, "the unreachable pool's keys were never fetched");
+    assert_eq!(service.get("/readyz", None).await.status(), StatusCode::OK);
+    assert_eq!(
+        service
+            .get("/api/me", Some(&tokens.access_token))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
     kubectl(&["delete", "userpool", "discovered", "-n", namespace.name()])
         .run()
         .expect_success("delete UserPool");

@@ -42,6 +42,8 @@ pub struct AppState {
     pub trigger_secret: Option<Arc<TriggerSecret>>,
     /// False while pool discovery has not finished its first list.
     pub pools_listed: Arc<AtomicBool>,
+    /// Set the first time the service is ready; it stays ready from then on.
+    ready_once: Arc<AtomicBool>,
     pub bench_unchecked_route: bool,
     pub request_timeout: Duration,
 }
@@ -94,15 +96,25 @@ impl AppState {
                 .as_deref()
                 .map(|secret| Arc::new(TriggerSecret::new(secret))),
             pools_listed: Arc::new(AtomicBool::new(!cli.discover_user_pools)),
+            ready_once: Arc::new(AtomicBool::new(false)),
             bench_unchecked_route: cli.insecure_bench_unchecked_route,
             request_timeout: Duration::from_secs(cli.request_timeout_seconds),
         })
     }
 
     /// Ready once the pool list is known and every pool's keys are cached, so the first
-    /// request never waits for a JWKS fetch.
+    /// request never waits for a JWKS fetch. Ready for good from then on: a pool
+    /// discovered later whose keys cannot be fetched must not take every replica out of
+    /// service for all the other pools.
     pub fn is_ready(&self) -> bool {
-        self.pools_listed.load(Ordering::Acquire) && self.jwks.all_fetched()
+        if self.ready_once.load(Ordering::Acquire) {
+            return true;
+        }
+        let ready = self.pools_listed.load(Ordering::Acquire) && self.jwks.all_fetched();
+        if ready {
+            self.ready_once.store(true, Ordering::Release);
+        }
+        ready
     }
 
     /// Starts fetching the keys of every configured pool and the sign-up limiter's
