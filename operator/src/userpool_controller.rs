@@ -400,8 +400,7 @@ impl<'a> Reconciler<'a> {
         self.status.stack_name = Some(self.stack_name.clone());
         self.status.region = Some(self.region.clone());
         self.status.stack_status = Some("CREATE_IN_PROGRESS".into());
-        self.status.applied_template_hash = Some(template.hash.clone());
-        self.status.pool_revision = Some(revision);
+        self.record_submission(template, revision);
         let message = format!("creating stack {}", self.stack_name);
         self.set_conditions(vec![
             self.condition(READY, false, reasons::CREATING, &message),
@@ -434,8 +433,7 @@ impl<'a> Reconciler<'a> {
             .stacks
             .update(&stack.id, &template.to_json(), &self.stack_tags())
             .await?;
-        self.status.applied_template_hash = Some(template.hash.clone());
-        self.status.pool_revision = Some(revision);
+        self.record_submission(template, revision);
         if changed {
             let message = if replacing {
                 format!(
@@ -458,6 +456,16 @@ impl<'a> Reconciler<'a> {
         }
         self.write_status(api).await?;
         Ok(Action::requeue(if changed { POLL } else { Duration::ZERO }))
+    }
+
+    /// Records what the stack was just given. The create-only settings are recorded now,
+    /// not when the operation completes: an edit made while a replacement runs must be
+    /// compared with the pool being created, or it would replace the pool a second time.
+    fn record_submission(&mut self, template: &StackTemplate, revision: u32) {
+        self.status.applied_template_hash = Some(template.hash.clone());
+        self.status.pool_revision = Some(revision);
+        self.status.applied_create_only =
+            serde_json::to_string(&CreateOnlySettings::of(&self.pool.spec, &self.name)).ok();
     }
 
     async fn failure_message(&self, stack: &ObservedStack) -> Result<String> {

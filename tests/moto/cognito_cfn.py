@@ -12,6 +12,7 @@ nothing: registration happens at import time, see ``_register``.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from moto.cloudformation import parsing
@@ -602,6 +603,29 @@ def _resource_event(stack: Any, failure: ResourceFailure, status: str) -> None:
     )
 
 
+UPDATE_SECONDS_TAG = "emulator/update-seconds"
+"""Stack tag: seconds a successful update stays UPDATE_IN_PROGRESS (default 0)."""
+
+
+def _complete_later(stack: Any) -> None:
+    """Report a finished update as in progress for the seconds the stack's tag asks for.
+
+    moto applies an update within the request, while CloudFormation takes minutes; the
+    tag lets a test act while an update runs. The resources are already updated.
+    """
+    try:
+        seconds = float((stack.tags or {}).get(UPDATE_SECONDS_TAG, 0))
+    except (TypeError, ValueError):
+        return
+    if seconds <= 0:
+        return
+    finished = stack.status
+    stack.status = "UPDATE_IN_PROGRESS"
+    timer = threading.Timer(seconds, setattr, args=(stack, "status", finished))
+    timer.daemon = True
+    timer.start()
+
+
 def _roll_back_failures() -> None:
     """Make a failed resource fail the stack operation, as CloudFormation does.
 
@@ -638,6 +662,8 @@ def _roll_back_failures() -> None:
             _resource_event(self, failure, "UPDATE_FAILED")
             self._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
             self.status = "UPDATE_ROLLBACK_COMPLETE"
+            return
+        _complete_later(self)
 
     CloudFormationStack.create_resources = create_resources  # type: ignore[method-assign]
     CloudFormationStack.update = update  # type: ignore[method-assign]

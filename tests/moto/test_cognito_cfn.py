@@ -305,6 +305,25 @@ def test_update_changes_pool_in_place(cfn: Any, idp: Any) -> None:
     assert group["Description"] == "Admins, updated"
 
 
+def test_update_seconds_tag_keeps_an_update_in_progress(cfn: Any) -> None:
+    name, _ = create(cfn, template(min_length=12))
+
+    cfn.update_stack(
+        StackName=name,
+        TemplateBody=json.dumps(template(min_length=14)),
+        Tags=[{"Key": "emulator/update-seconds", "Value": "1"}],
+    )
+
+    def status() -> str:
+        return str(cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"])
+
+    assert status() == "UPDATE_IN_PROGRESS"
+    deadline = time.monotonic() + 10
+    while status() != "UPDATE_COMPLETE" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert status() == "UPDATE_COMPLETE"
+
+
 def test_delete_stack_deletes_pool(cfn: Any, idp: Any) -> None:
     name, out = create(cfn, template())
     assert pool_exists(idp, out["UserPoolId"])

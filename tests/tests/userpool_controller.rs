@@ -563,17 +563,37 @@ async fn allow_replacement_replaces_the_pool() {
     let before = wait_for(&api, "p", &operator, "Ready", is_ready).await;
     let old_id = before.status.and_then(|s| s.user_pool_id).expect("pool id");
 
+    // The emulator keeps the replacing update in progress for 3 s, as CloudFormation would.
     ns.apply(&pool_manifest(
         "p",
-        "  allowReplacement: true\n  schema: []\n",
+        "  allowReplacement: true\n  schema: []\n  tags: {emulator/update-seconds: '3'}\n",
     ));
-    let after = wait_for(&api, "p", &operator, "a new pool", |p| {
+    // An edit while the replacement runs updates the new pool; it does not replace it again.
+    wait_for(&api, "p", &operator, "replacement submitted", |p| {
+        p.status.as_ref().is_some_and(|s| {
+            s.pool_revision == Some(1) && s.stack_status.as_deref() == Some("UPDATE_IN_PROGRESS")
+        })
+    })
+    .await;
+    ns.apply(&pool_manifest(
+        "p",
+        "  allowReplacement: true\n  schema: []\n  tags: {emulator/update-seconds: '3'}\n  groups: [{name: admins}]\n",
+    ));
+    let after = wait_for(&api, "p", &operator, "a new pool with the group", |p| {
         is_ready(p)
             && p.status.as_ref().and_then(|s| s.user_pool_id.as_deref()) != Some(old_id.as_str())
     })
     .await;
-    assert_eq!(after.status.and_then(|s| s.pool_revision), Some(1));
+    assert_eq!(after.status.as_ref().and_then(|s| s.pool_revision), Some(1));
     assert!(events(&ns).contains("Replacing"));
+    let new_id = after.status.and_then(|s| s.user_pool_id).expect("pool id");
+    let groups = aws_sdk_cognitoidentityprovider::Client::new(&aws_config().await)
+        .list_groups()
+        .user_pool_id(&new_id)
+        .send()
+        .await
+        .expect("ListGroups");
+    assert_eq!(groups.groups().len(), 1, "the edit reached the new pool");
 }
 
 #[tokio::test]
