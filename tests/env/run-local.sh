@@ -115,8 +115,10 @@ step "waiting for the CRDs" kubectl wait --for=condition=Established --timeout=6
   crd/userpools.cognito.kubeauth.dev crd/appusers.cognito.kubeauth.dev
 kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 
+# `--tests` too: the feature set the test suite builds the same binaries with, so running
+# this script and the tests one after the other does not rebuild them each time.
 step "building the operator, webhook-api and cognito-client" \
-  cargo build --quiet --workspace --bins
+  cargo build --quiet --workspace --bins --tests
 target="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/debug"
 step "starting the operator (log: $LOCAL_DIR/operator.log)" \
   start_service operator env METRICS_ADDR="127.0.0.1:$OPERATOR_METRICS_PORT" LOG_FORMAT=text \

@@ -33,9 +33,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 log "emulator plugin tests (pytest)"
 "$CACHE_DIR/venv-moto/bin/python" -m pytest -p no:cacheprovider -q tests/moto
 
-# The binaries the end-to-end tests run, in the one feature set the harness also builds.
-log "cargo build --workspace --bins"
-cargo build --workspace --bins --locked
+# The binaries the end-to-end tests run, in the feature set of `cargo test --workspace`
+# (dev-dependencies on), which the harness also builds: nothing is compiled twice.
+log "cargo build --workspace --bins --tests"
+cargo build --workspace --bins --tests --locked
 log "cargo test (unit and end-to-end)"
 export PATH="$BIN_DIR/current:$PATH"
 cargo test --workspace --locked

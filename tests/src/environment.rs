@@ -65,14 +65,15 @@ impl Environment {
         self.bin_dir.join(name)
     }
 
-    /// Path of one of the workspace's binaries, built on first use. Every caller (and
-    /// tests/env/test.sh and run-local.sh) builds `--workspace --bins`: one feature set, so
-    /// the AWS crates are compiled once rather than once per package selection.
+    /// Path of one of the workspace's binaries, built on first use. Built here, in
+    /// tests/env/test.sh and in run-local.sh with `--workspace --bins --tests`: the
+    /// feature set of `cargo test --workspace` (dev-dependencies on), so none of them
+    /// rebuilds what another just built.
     pub fn workspace_binary(&self, name: &str) -> PathBuf {
         WORKSPACE_BINARIES
             .get_or_init(|| {
                 let status = Command::new(env!("CARGO"))
-                    .args(["build", "--quiet", "--workspace", "--bins"])
+                    .args(["build", "--quiet", "--workspace", "--bins", "--tests"])
                     .current_dir(&self.repo_root)
                     .status()
                     .expect("run cargo build");
