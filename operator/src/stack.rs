@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use aws_sdk_cloudformation::{Client, error::ProvideErrorMetadata, types::Tag};
 
-use crate::error::{Error, Result};
+use crate::{
+    error::{Error, Result},
+    template::content_hash,
+};
 
 /// Tag holding the UID of the UserPool that owns a stack.
 pub const OWNER_UID_TAG: &str = "cognito.kubeauth.dev/uid";
@@ -151,6 +154,22 @@ impl Stacks {
             }
             Err(e) => Err(Error::cloudformation("UpdateStack", e)),
         }
+    }
+
+    /// The [`content_hash`] of the template the stack runs now; `None` when that
+    /// template is not JSON (a stack written by hand in YAML, say).
+    pub async fn running_template_hash(&self, stack: &str) -> Result<Option<String>> {
+        let response = self
+            .cloudformation
+            .get_template()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|e| Error::cloudformation("GetTemplate", e))?;
+        Ok(response
+            .template_body()
+            .and_then(|body| serde_json::from_str::<serde_json::Value>(body).ok())
+            .map(|body| content_hash(&body)))
     }
 
     /// Starts deleting the stack.

@@ -119,9 +119,14 @@ pub fn render(spec: &UserPoolSpec, inputs: &TemplateInputs) -> StackTemplate {
         "Resources": resources,
         "Outputs": outputs,
     });
-    let canonical = crate::canonical_json::sorted(body.clone()).to_string();
-    let hash = hex::encode(Sha256::digest(canonical.as_bytes()));
+    let hash = content_hash(&body);
     StackTemplate { body, hash }
+}
+
+/// Hash of a template's content: equal for equal JSON, whatever its key order.
+pub fn content_hash(body: &Value) -> String {
+    let canonical = crate::canonical_json::sorted(body.clone()).to_string();
+    hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
 fn pool_resource(spec: &UserPoolSpec, pool_name: &str) -> Value {

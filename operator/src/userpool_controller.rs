@@ -265,6 +265,8 @@ impl<'a> Reconciler<'a> {
                 Ok(Action::requeue(self.ctx.settings.resync_interval))
             }
             Phase::CreateRolledBack if submitted => {
+                // No pool exists, so no create-only setting binds the next spec.
+                self.status.applied_create_only = None;
                 let message = self.failure_message(&stack).await?;
                 self.set_conditions(vec![
                     self.condition(READY, false, reasons::CREATE_FAILED, &message),
@@ -296,6 +298,12 @@ impl<'a> Reconciler<'a> {
                     .await
             }
             Phase::UpdateRolledBack => {
+                // A spec put back as it was before the failed update is the template the
+                // stack runs again: CloudFormation had nothing to update, and it is in sync.
+                let running = self.stacks.running_template_hash(&stack.id).await?;
+                if running.as_deref() == Some(template.hash.as_str()) {
+                    return self.in_sync(api, &stack, &desired_create_only).await;
+                }
                 let message = self.failure_message(&stack).await?;
                 self.record_outputs(&stack).await?;
                 self.set_conditions(vec![
@@ -314,23 +322,7 @@ impl<'a> Reconciler<'a> {
                 self.write_status(api).await?;
                 Ok(Action::await_change())
             }
-            Phase::Complete => {
-                self.record_outputs(&stack).await?;
-                self.status.applied_create_only = serde_json::to_string(&desired_create_only).ok();
-                let was_ready = conditions::is_true(&self.status.conditions, READY)
-                    && conditions::is_true(&self.status.conditions, SYNCED);
-                self.set_conditions(vec![
-                    self.condition(READY, true, reasons::AVAILABLE, "the user pool is ready"),
-                    self.condition(SYNCED, true, reasons::IN_SYNC, "the stack matches the spec"),
-                ]);
-                if !was_ready {
-                    let note = format!("stack {} is {}", self.stack_name, stack.status);
-                    self.event(EventType::Normal, "Ready", "Reconcile", &note)
-                        .await;
-                }
-                self.write_status(api).await?;
-                Ok(Action::requeue(self.ctx.settings.resync_interval))
-            }
+            Phase::Complete => self.in_sync(api, &stack, &desired_create_only).await,
             Phase::Deleted => Ok(Action::requeue(POLL)),
         }
     }
@@ -456,6 +448,30 @@ impl<'a> Reconciler<'a> {
         }
         self.write_status(api).await?;
         Ok(Action::requeue(if changed { POLL } else { Duration::ZERO }))
+    }
+
+    /// The stack runs the spec's template: record its outputs and report Ready.
+    async fn in_sync(
+        mut self,
+        api: &Api<UserPool>,
+        stack: &ObservedStack,
+        desired_create_only: &CreateOnlySettings,
+    ) -> Result<Action> {
+        self.record_outputs(stack).await?;
+        self.status.applied_create_only = serde_json::to_string(desired_create_only).ok();
+        let was_ready = conditions::is_true(&self.status.conditions, READY)
+            && conditions::is_true(&self.status.conditions, SYNCED);
+        self.set_conditions(vec![
+            self.condition(READY, true, reasons::AVAILABLE, "the user pool is ready"),
+            self.condition(SYNCED, true, reasons::IN_SYNC, "the stack matches the spec"),
+        ]);
+        if !was_ready {
+            let note = format!("stack {} is {}", self.stack_name, stack.status);
+            self.event(EventType::Normal, "Ready", "Reconcile", &note)
+                .await;
+        }
+        self.write_status(api).await?;
+        Ok(Action::requeue(self.ctx.settings.resync_interval))
     }
 
     /// Records what the stack was just given. The create-only settings are recorded now,

@@ -16,7 +16,7 @@ import threading
 from typing import Any
 
 from moto.cloudformation import parsing
-from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+from moto.cloudformation.exceptions import UnformattedGetAttTemplateException, ValidationError
 from moto.cloudformation.models import Event as CloudFormationEvent
 from moto.cloudformation.models import Stack as CloudFormationStack
 from moto.cognitoidp.exceptions import ResourceNotFoundError
@@ -606,6 +606,9 @@ def _resource_event(stack: Any, failure: ResourceFailure, status: str) -> None:
 UPDATE_SECONDS_TAG = "emulator/update-seconds"
 """Stack tag: seconds a successful update stays UPDATE_IN_PROGRESS (default 0)."""
 
+FAIL_UPDATE_TAG = "emulator/fail-update"
+"""Stack tag given with an update: fail (and roll back) that update with this reason."""
+
 
 def _complete_later(stack: Any) -> None:
     """Report a finished update as in progress for the seconds the stack's tag asks for.
@@ -632,8 +635,9 @@ def _roll_back_failures() -> None:
     Without this, moto's CreateStack/UpdateStack answer the service's exception
     directly (with a body the client cannot parse) and leave no stack events.
     With it, a failed create ends in ROLLBACK_COMPLETE and a failed update in
-    UPDATE_ROLLBACK_COMPLETE, each with a *_FAILED event giving the reason.
-    Limitation: a rolled-back update keeps what moto applied before the failure.
+    UPDATE_ROLLBACK_COMPLETE (back on its previous template), each with a *_FAILED
+    event giving the reason. Limitation: a rolled-back update keeps the resource changes
+    moto applied before the failure.
     """
     parsing.parse_and_create_resource = _naming_failures(parsing.parse_and_create_resource)
     parsing.parse_and_update_resource = _naming_failures(parsing.parse_and_update_resource)
@@ -655,11 +659,29 @@ def _roll_back_failures() -> None:
             self._add_stack_event("ROLLBACK_COMPLETE")
             self.status = "ROLLBACK_COMPLETE"
 
-    def update(self: Any, *args: Any, **kwargs: Any) -> None:
+    def update(
+        self: Any,
+        template: str,
+        role_arn: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        # CloudFormation refuses an update that changes nothing; moto checks this only
+        # when parameters are passed.
+        if template == self.template and not parameters and (tags is None or tags == self.tags):
+            raise ValidationError(self.name, message="No updates are to be performed.")
+        previous_template = self.template
         try:
-            original_update(self, *args, **kwargs)
+            injected = (tags or {}).get(FAIL_UPDATE_TAG)
+            if injected:
+                self._add_stack_event("UPDATE_IN_PROGRESS", resource_status_reason="User Initiated")
+                raise ResourceFailure("UserPool", "AWS::Cognito::UserPool", injected)
+            original_update(self, template, role_arn, parameters=parameters, tags=tags)
         except ResourceFailure as failure:
             _resource_event(self, failure, "UPDATE_FAILED")
+            # The stack keeps running its previous template, as GetTemplate then shows.
+            self.template = previous_template
+            self._parse_template()
             self._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
             self.status = "UPDATE_ROLLBACK_COMPLETE"
             return

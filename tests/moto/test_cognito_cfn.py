@@ -324,6 +324,34 @@ def test_update_seconds_tag_keeps_an_update_in_progress(cfn: Any) -> None:
     assert status() == "UPDATE_COMPLETE"
 
 
+def test_failed_update_rolls_back_to_the_previous_template(cfn: Any) -> None:
+    original = json.dumps(template(min_length=12))
+    name = stack_name()
+    cfn.create_stack(StackName=name, TemplateBody=original)
+
+    cfn.update_stack(
+        StackName=name,
+        TemplateBody=json.dumps(template(min_length=14)),
+        Tags=[{"Key": "emulator/fail-update", "Value": "simulated failure"}],
+    )
+
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    reasons = [
+        e.get("ResourceStatusReason")
+        for e in cfn.describe_stack_events(StackName=name)["StackEvents"]
+        if e["ResourceStatus"] == "UPDATE_FAILED"
+    ]
+    assert reasons == ["simulated failure"]
+    # boto3 hands back a JSON template body already parsed.
+    body = cfn.get_template(StackName=name)["TemplateBody"]
+    assert json.loads(json.dumps(body)) == json.loads(original)
+
+    # Back to the template it runs: nothing to update, as CloudFormation answers.
+    with pytest.raises(ClientError, match="No updates are to be performed"):
+        cfn.update_stack(StackName=name, TemplateBody=original)
+
+
 def test_delete_stack_deletes_pool(cfn: Any, idp: Any) -> None:
     name, out = create(cfn, template())
     assert pool_exists(idp, out["UserPoolId"])

@@ -554,6 +554,37 @@ async fn an_untagged_stack_is_adopted_only_when_annotated() {
 }
 
 #[tokio::test]
+async fn reverting_a_failed_update_brings_the_pool_back_in_sync() {
+    let ns = TestNamespace::create("pool-revert");
+    let operator = OperatorProcess::start(ns.name(), &[]);
+    let api: Api<UserPool> = Api::namespaced(kube_client().await, ns.name());
+    let original = pool_manifest("p", "");
+    ns.apply(&original);
+    wait_for(&api, "p", &operator, "Ready", is_ready).await;
+
+    // The emulator fails this update and rolls it back, as CloudFormation would.
+    ns.apply(&pool_manifest(
+        "p",
+        "  tags: {emulator/fail-update: simulated failure}\n",
+    ));
+    let failed = wait_for(&api, "p", &operator, "update failure", |p| {
+        condition(p, "Synced").is_some_and(|c| c.1 == "StackUpdateFailed")
+    })
+    .await;
+    assert!(
+        condition(&failed, "Ready").is_some_and(|c| c.0 == "True"),
+        "the pool keeps working with its previous settings"
+    );
+    assert!(condition(&failed, "Synced").is_some_and(|c| c.2.contains("simulated failure")));
+
+    // Put back as it was: the stack runs that template, CloudFormation has nothing to
+    // update, and the pool is in sync again.
+    ns.apply(&original);
+    wait_for(&api, "p", &operator, "in sync after the revert", is_ready).await;
+    assert_eq!(operator.aws_calls("UpdateStack"), 2);
+}
+
+#[tokio::test]
 async fn allow_replacement_replaces_the_pool() {
     let ns = TestNamespace::create("pool-replace");
     let operator = OperatorProcess::start(ns.name(), &[]);
