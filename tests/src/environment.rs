@@ -59,6 +59,27 @@ pub fn environment() -> &'static Environment {
 
 static WORKSPACE_BINARIES: OnceLock<PathBuf> = OnceLock::new();
 
+/// Removes what `cargo test` sets for this test package (`CARGO_MANIFEST_DIR`,
+/// `CARGO_PKG_*`, ...) from a command that runs cargo: some build scripts (ring's) rerun
+/// when those change, and everything above them would be rebuilt.
+pub fn without_test_package_env(command: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+            ]
+            .contains(&name.as_ref())
+        {
+            command.env_remove(name.as_ref());
+        }
+    }
+    command
+}
+
 impl Environment {
     /// Path of a tool built by `tests/env/install-k8s.sh`.
     pub fn tool(&self, name: &str) -> PathBuf {
@@ -72,7 +93,7 @@ impl Environment {
     pub fn workspace_binary(&self, name: &str) -> PathBuf {
         WORKSPACE_BINARIES
             .get_or_init(|| {
-                let status = Command::new(env!("CARGO"))
+                let status = without_test_package_env(&mut Command::new(env!("CARGO")))
                     .args(["build", "--quiet", "--workspace", "--bins", "--tests"])
                     .current_dir(&self.repo_root)
                     .status()

@@ -14,7 +14,9 @@ mod operator;
 mod wait;
 
 pub use cognito::{EmulatorPool, SignedIn};
-pub use environment::{Environment, aws_config, environment, kube_client};
+pub use environment::{
+    Environment, aws_config, environment, kube_client, without_test_package_env,
+};
 pub use impersonation::{impersonating_kubeconfig, kube_client_as, service_account_user};
 pub use kubectl::{KubectlOutput, kubectl, kubectl_with_stdin};
 pub use namespace::TestNamespace;

@@ -4,7 +4,7 @@
 
 use std::{net::TcpListener, process::Command};
 
-use cognito_operator_tests::{TestNamespace, environment, kubectl};
+use cognito_operator_tests::{TestNamespace, environment, kubectl, without_test_package_env};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -18,7 +18,8 @@ fn run_local_goes_from_nothing_to_a_protected_fetch() {
     let env = environment();
     let ns = TestNamespace::create("run-local");
     let run_dir = std::env::temp_dir().join(format!("run-local-{}", ns.name()));
-    let output = Command::new("bash")
+    // The script runs cargo build.
+    let output = without_test_package_env(&mut Command::new("bash"))
         .arg(env.repo_root.join("tests/env/run-local.sh"))
         .arg("--once")
         .env("KUBECONFIG", &env.kubeconfig)
