@@ -357,16 +357,14 @@ impl<'a> Reconciler<'a> {
                 "group {group} is not declared by UserPool {}",
                 self.user.spec.user_pool_ref.name
             );
-            if self.set_failed(reasons::UNKNOWN_GROUP, &message) {
-                self.event(
-                    EventType::Warning,
-                    reasons::UNKNOWN_GROUP,
-                    "Reconcile",
-                    &message,
-                )
-                .await;
-            }
-            self.finish(api, &original).await?;
+            self.refuse(
+                api,
+                &original,
+                reasons::UNKNOWN_GROUP,
+                "Reconcile",
+                &message,
+            )
+            .await?;
             return Ok(Action::await_change());
         }
         let claims = self.uctx.users.state();
@@ -375,16 +373,14 @@ impl<'a> Reconciler<'a> {
                 "AppUser {holder} already declares {} in UserPool {}; two AppUsers cannot share one Cognito user",
                 self.user.spec.email, self.user.spec.user_pool_ref.name
             );
-            if self.set_failed(reasons::DUPLICATE_EMAIL, &message) {
-                self.event(
-                    EventType::Warning,
-                    reasons::DUPLICATE_EMAIL,
-                    "Reconcile",
-                    &message,
-                )
-                .await;
-            }
-            self.finish(api, &original).await?;
+            self.refuse(
+                api,
+                &original,
+                reasons::DUPLICATE_EMAIL,
+                "Reconcile",
+                &message,
+            )
+            .await?;
             // Nothing wakes this object when the holder goes away: look again.
             return Ok(Action::requeue(WAIT_FOR_POOL));
         }
@@ -397,16 +393,14 @@ impl<'a> Reconciler<'a> {
         let (password, version) = match source {
             PasswordSource::Found { password, version } => (password, version),
             PasswordSource::Missing(message) => {
-                if self.set_failed(reasons::SECRET_MISSING, &message) {
-                    self.event(
-                        EventType::Warning,
-                        reasons::SECRET_MISSING,
-                        "Reconcile",
-                        &message,
-                    )
-                    .await;
-                }
-                self.finish(api, &original).await?;
+                self.refuse(
+                    api,
+                    &original,
+                    reasons::SECRET_MISSING,
+                    "Reconcile",
+                    &message,
+                )
+                .await?;
                 // The Secret watch wakes the user when the Secret appears.
                 return Ok(Action::await_change());
             }
@@ -809,16 +803,14 @@ impl<'a> Reconciler<'a> {
         message: String,
     ) -> Result<Action> {
         self.status.rejected_password_version = Some(version.to_owned());
-        if self.set_failed(reasons::INVALID_PASSWORD, &message) {
-            self.event(
-                EventType::Warning,
-                reasons::INVALID_PASSWORD,
-                "SetPassword",
-                &message,
-            )
-            .await;
-        }
-        self.finish(api, original).await?;
+        self.refuse(
+            api,
+            original,
+            reasons::INVALID_PASSWORD,
+            "SetPassword",
+            &message,
+        )
+        .await?;
         // Retrying cannot help: the Secret watch brings the next version.
         Ok(Action::await_change())
     }
@@ -830,17 +822,26 @@ impl<'a> Reconciler<'a> {
         cognito_message: &str,
     ) -> Result<Action> {
         let message = format!("Cognito refused the spec: {cognito_message}");
-        if self.set_failed(reasons::INVALID_SPEC, &message) {
-            self.event(
-                EventType::Warning,
-                reasons::INVALID_SPEC,
-                "Reconcile",
-                &message,
-            )
-            .await;
-        }
-        self.finish(api, original).await?;
+        self.refuse(api, original, reasons::INVALID_SPEC, "Reconcile", &message)
+            .await?;
         Ok(Action::await_change())
+    }
+
+    /// Sets Ready and Synced to False for `reason`, publishes a Warning Event when that
+    /// is news, and writes the status if it changed.
+    async fn refuse(
+        &mut self,
+        api: &Api<AppUser>,
+        original: &AppUserStatus,
+        reason: &str,
+        action: &str,
+        message: &str,
+    ) -> Result<()> {
+        if self.set_failed(reason, message) {
+            self.event(EventType::Warning, reason, action, message)
+                .await;
+        }
+        self.finish(api, original).await
     }
 
     /// Turns a failed call into the reconcile's error; persistent throttling is also
