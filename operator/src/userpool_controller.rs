@@ -302,7 +302,7 @@ impl<'a> Reconciler<'a> {
                 // stack runs again: CloudFormation had nothing to update, and it is in sync.
                 let running = self.stacks.running_template_hash(&stack.id).await?;
                 if running.as_deref() == Some(template.hash.as_str()) {
-                    return self.in_sync(api, &stack, &desired_create_only).await;
+                    return self.in_sync(api, &stack).await;
                 }
                 let message = self.failure_message(&stack).await?;
                 self.record_outputs(&stack).await?;
@@ -322,7 +322,7 @@ impl<'a> Reconciler<'a> {
                 self.write_status(api).await?;
                 Ok(Action::await_change())
             }
-            Phase::Complete => self.in_sync(api, &stack, &desired_create_only).await,
+            Phase::Complete => self.in_sync(api, &stack).await,
             Phase::Deleted => Ok(Action::requeue(POLL)),
         }
     }
@@ -451,14 +451,8 @@ impl<'a> Reconciler<'a> {
     }
 
     /// The stack runs the spec's template: record its outputs and report Ready.
-    async fn in_sync(
-        mut self,
-        api: &Api<UserPool>,
-        stack: &ObservedStack,
-        desired_create_only: &CreateOnlySettings,
-    ) -> Result<Action> {
+    async fn in_sync(mut self, api: &Api<UserPool>, stack: &ObservedStack) -> Result<Action> {
         self.record_outputs(stack).await?;
-        self.status.applied_create_only = serde_json::to_string(desired_create_only).ok();
         let was_ready = conditions::is_true(&self.status.conditions, READY)
             && conditions::is_true(&self.status.conditions, SYNCED);
         self.set_conditions(vec![
