@@ -28,3 +28,26 @@ wait_for() {
     sleep 1
   done
 }
+
+# short_hash: the first 12 hex digits of the SHA-256 of stdin (cache keys).
+short_hash() { sha256sum | cut -c1-12; }
+
+# install_once NAME DIR INSTALL_CMD...: fills DIR with INSTALL_CMD unless an earlier run
+# did. DIR/.installed is written only after INSTALL_CMD succeeded, so a half-done install
+# is redone. Runs sharing the cache (parallel test binaries, CI steps) wait for each
+# other on the lock NAME, held until the calling script exits.
+install_once() {
+  local name="$1" dir="$2"; shift 2
+  mkdir -p "$CACHE_DIR"
+  exec 9>"$CACHE_DIR/$name.lock"
+  flock 9
+  if [[ -f "$dir/.installed" ]]; then
+    log "cached: $dir"
+    return 0
+  fi
+  log "installing into $dir"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  "$@"
+  touch "$dir/.installed"
+}

@@ -19,24 +19,15 @@ log() { echo "install-moto: $*" >&2; }
 
 command -v "$PYTHON" >/dev/null || { log "no $PYTHON on PATH"; exit 1; }
 py_version="$("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
-hash="$({ cat "$REQUIREMENTS"; echo "python $py_version"; } | sha256sum | cut -c1-12)"
-venv="$CACHE/venv-moto-$hash"
-# Written only after pip succeeded: a venv without it is a half-done install.
-stamp="$venv/.installed"
+venv="$CACHE/venv-moto-$({ cat "$REQUIREMENTS"; echo "python $py_version"; } | short_hash)"
 
-mkdir -p "$CACHE"
-# Serialise concurrent runs (parallel CI steps) on the same cache.
-exec 9>"$CACHE/venv-moto.lock"
-flock 9
-
-if [[ ! -f "$stamp" ]]; then
-  log "creating $venv (python $py_version)"
-  rm -rf "$venv"
+create_venv() {
+  log "python $py_version, pins from $REQUIREMENTS"
   "$PYTHON" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     --no-input -r "$REQUIREMENTS"
-  touch "$stamp"
-fi
+}
+install_once venv-moto "$venv" create_venv
 
 ln -sfn "$venv" "$CACHE/venv-moto"
 echo "$venv"

@@ -19,25 +19,15 @@ log() { echo "install-srp-reference: $*" >&2; }
 for tool in node npm; do
   command -v "$tool" >/dev/null || { log "no $tool on PATH"; exit 1; }
 done
-hash="$({ cat "$PACKAGE/package.json" "$PACKAGE/package-lock.json"; node --version; } \
-  | sha256sum | cut -c1-12)"
-dir="$CACHE_DIR/srp-reference-$hash"
-# Written only after npm succeeded: a folder without it is a half-done install.
-stamp="$dir/.installed"
+dir="$CACHE_DIR/srp-reference-$({ cat "$PACKAGE/package.json" "$PACKAGE/package-lock.json"
+  node --version; } | short_hash)"
 
-mkdir -p "$CACHE_DIR"
-# Serialise concurrent runs (parallel test binaries, CI steps) on the same cache.
-exec 9>"$CACHE_DIR/srp-reference.lock"
-flock 9
-
-if [[ ! -f "$stamp" ]]; then
-  log "installing into $dir ($(node --version))"
-  rm -rf "$dir"
-  mkdir -p "$dir"
+install_packages() {
+  log "node $(node --version), pins from $PACKAGE/package-lock.json"
   cp "$PACKAGE/package.json" "$PACKAGE/package-lock.json" "$dir/"
   # The packages need no install scripts; not running any is the safer default.
   (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
-  touch "$stamp"
-fi
+}
+install_once srp-reference "$dir" install_packages
 
 echo "$dir/node_modules"
