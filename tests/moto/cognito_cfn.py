@@ -103,45 +103,172 @@ def _changed(old: dict[str, Any], new: dict[str, Any], keys: tuple[str, ...]) ->
     return any(old.get(k) != new.get(k) for k in keys)
 
 
-class CognitoUserPoolResource(CloudFormationModel):
-    """AWS::Cognito::UserPool. Ref is the pool id."""
+class _CognitoResource:
+    """What the three Cognito resource types share: ids, template properties, the
+    deletion and replacement policies, and the create, update and delete paths around
+    what each type does in the Cognito backend.
 
-    __module__ = _MOTO_MODULE
+    A mixin, listed before CloudFormationModel, which the models must still subclass
+    directly (see ``_register``).
+    """
+
+    #: CloudFormation type, e.g. "AWS::Cognito::UserPool".
+    CFN_TYPE = ""
+    #: The property that names the resource (the parser generates a name without it).
+    NAME_PROPERTY = ""
+    #: Properties whose change makes CloudFormation replace the resource (new id).
+    REPLACE_ON: tuple[str, ...] = ()
+    #: Fn::GetAtt attributes.
+    ATTRIBUTES: tuple[str, ...] = ()
 
     def __init__(
         self,
         account_id: str,
         region_name: str,
         pool_id: str,
+        resource_id: str,
         cloudformation_json: dict[str, Any],
     ) -> None:
         self.account_id = account_id
         self.region_name = region_name
         self.pool_id = pool_id
+        #: The physical id: the pool id, the client id or the group name.
+        self.resource_id = resource_id
+        self._keep(cloudformation_json)
+
+    def _keep(self, cloudformation_json: dict[str, Any]) -> None:
+        """Remember the template's view of this resource (after a create or an update)."""
         self.properties = _properties(cloudformation_json)
         self.deletion_policy: str | None = cloudformation_json.get("DeletionPolicy")
         self.update_replace_policy: str | None = cloudformation_json.get("UpdateReplacePolicy")
 
+    def _backend(self) -> CognitoIdpBackend:
+        return _backend(self.account_id, self.region_name)
+
+    # --- what each type does in the Cognito backend ---------------------------
+
+    @classmethod
+    def _create(
+        cls, backend: CognitoIdpBackend, resource_name: str, props: dict[str, Any]
+    ) -> tuple[str, str]:
+        """Creates the resource; returns its pool id and its own id."""
+        raise NotImplementedError
+
+    def _update_in_place(self, backend: CognitoIdpBackend, props: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _delete_by_id(backend: CognitoIdpBackend, pool_id: str, resource_id: str) -> None:
+        """Deletes the resource; `pool_id` is empty where the template held a Ref."""
+        raise NotImplementedError
+
     # --- what the CloudFormation parser asks of every model -----------------
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "UserPoolName"
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.NAME_PROPERTY
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Cognito::UserPool"
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.CFN_TYPE
 
     @property
     def physical_resource_id(self) -> str:
-        return self.pool_id
+        return self.resource_id
 
     def is_created(self) -> bool:
         return True
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in ("Arn", "ProviderName", "ProviderURL", "UserPoolId")
+        return attr in cls.ATTRIBUTES
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        # resource_name is the NAME_PROPERTY value, or a name the parser generated.
+        backend = _backend(account_id, region_name)
+        pool_id, resource_id = cls._create(
+            backend, resource_name, _properties(cloudformation_json)
+        )
+        return cls(account_id, region_name, pool_id, resource_id, cloudformation_json)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        props = _properties(cloudformation_json)
+        if _changed(original_resource.properties, props, cls.REPLACE_ON):
+            # Replacement, as in AWS: the new resource first, then the old one goes
+            # (unless its UpdateReplacePolicy keeps it). Caveat: moto does not
+            # re-resolve dependents whose template text did not change, so a client or
+            # group keeps pointing at a replaced pool.
+            new = cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+            if original_resource.update_replace_policy not in _RETAIN:
+                original_resource._delete_quietly()
+            return new
+        original_resource._update_in_place(_backend(account_id, region_name), props)
+        original_resource._keep(cloudformation_json)
+        return original_resource
+
+    def _delete_quietly(self) -> None:
+        # Already gone (deleted out of band, or with its pool: stack deletion visits
+        # resources in no particular order) is deleted: deletion is idempotent.
+        try:
+            self._delete_by_id(self._backend(), self.pool_id, self.resource_id)
+        except ResourceNotFoundError:
+            pass
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        # ResourceMap._delete_resource calls this first, for stack deletion and for
+        # resources dropped from the template by an update.
+        if self.deletion_policy not in _RETAIN:
+            self._delete_quietly()
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        # Fallback path of the parser: resource_name is the physical id, and the raw
+        # template may still hold a Ref where the pool id would be.
+        if cloudformation_json.get("DeletionPolicy") in _RETAIN or not resource_name:
+            return
+        pool_id = _properties(cloudformation_json).get("UserPoolId")
+        try:
+            cls._delete_by_id(
+                _backend(account_id, region_name),
+                pool_id if isinstance(pool_id, str) else "",
+                resource_name,
+            )
+        except ResourceNotFoundError:
+            pass
+
+
+class CognitoUserPoolResource(_CognitoResource, CloudFormationModel):
+    """AWS::Cognito::UserPool. Ref is the pool id."""
+
+    __module__ = _MOTO_MODULE
+    CFN_TYPE = "AWS::Cognito::UserPool"
+    NAME_PROPERTY = "UserPoolName"
+    REPLACE_ON = _POOL_REPLACE
+    ATTRIBUTES = ("Arn", "ProviderName", "ProviderURL", "UserPoolId")
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
         provider_name = f"cognito-idp.{self.region_name}.amazonaws.com/{self.pool_id}"
@@ -155,12 +282,10 @@ class CognitoUserPoolResource(CloudFormationModel):
             return self.pool_id
         raise UnformattedGetAttTemplateException()
 
-    # --- lifecycle ------------------------------------------------------------
-
     def _pool(self) -> CognitoIdpUserPool:
         # A method, not a property: /moto-api/data.json getattr()s every public
         # attribute and would fail on ResourceNotFoundError once the pool is gone.
-        return _backend(self.account_id, self.region_name).describe_user_pool(self.pool_id)
+        return self._backend().describe_user_pool(self.pool_id)
 
     @staticmethod
     def _config(props: dict[str, Any]) -> dict[str, Any]:
@@ -195,49 +320,20 @@ class CognitoUserPoolResource(CloudFormationModel):
             pool.sms_mfa_config = None
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> CognitoUserPoolResource:
-        # resource_name is UserPoolName, or a name the parser generated for us.
-        props = _properties(cloudformation_json)
-        pool = _backend(account_id, region_name).create_user_pool(resource_name, cls._config(props))
+    def _create(
+        cls, backend: CognitoIdpBackend, resource_name: str, props: dict[str, Any]
+    ) -> tuple[str, str]:
+        pool = backend.create_user_pool(resource_name, cls._config(props))
         cls._apply_mfa(pool, props)
-        return cls(account_id, region_name, pool.id, cloudformation_json)
+        return pool.id, pool.id
 
-    @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: CognitoUserPoolResource,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> CognitoUserPoolResource:
-        props = _properties(cloudformation_json)
-        old = original_resource.properties
-        if _changed(old, props, _POOL_REPLACE):
-            # Replacement, as in AWS: new pool first, then the old one goes.
-            # Caveat: moto does not re-resolve dependents whose template text
-            # did not change, so a client/group keeps pointing at the old pool.
-            new = cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
-            )
-            if original_resource.update_replace_policy not in _RETAIN:
-                original_resource._delete_pool()
-            return new
-
-        backend = _backend(account_id, region_name)
-        config = cls._config(props)
+    def _update_in_place(self, backend: CognitoIdpBackend, props: dict[str, Any]) -> None:
+        config = self._config(props)
         # Schema is consumed by the pool constructor, not kept in its config;
         # in place we can only add custom attributes, as AWS does.
         schema = config.pop("Schema", None) or []
-        backend.update_user_pool(original_resource.pool_id, config)
-        pool = backend.describe_user_pool(original_resource.pool_id)
+        backend.update_user_pool(self.pool_id, config)
+        pool = backend.describe_user_pool(self.pool_id)
         if "UserPoolName" in props:
             pool.name = props["UserPoolName"]
         known = {name.removeprefix("dev:") for name in pool.schema_attributes}
@@ -249,86 +345,26 @@ class CognitoUserPoolResource(CloudFormationModel):
         ]
         if new_custom:
             pool.add_custom_attributes(new_custom)
-        cls._apply_mfa(pool, props)
+        self._apply_mfa(pool, props)
         pool.last_modified_date = utcnow()
 
-        original_resource.properties = props
-        original_resource.deletion_policy = cloudformation_json.get("DeletionPolicy")
-        original_resource.update_replace_policy = cloudformation_json.get("UpdateReplacePolicy")
-        return original_resource
-
-    def _delete_pool(self) -> None:
-        try:
-            _backend(self.account_id, self.region_name).delete_user_pool(self.pool_id)
-        except ResourceNotFoundError:
-            pass  # already gone (deleted out of band): deletion is idempotent
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        # ResourceMap._delete_resource calls this first, for stack deletion and
-        # for resources dropped from the template by an update.
-        if self.deletion_policy in _RETAIN:
-            return
-        self._delete_pool()
-
-    @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> None:
-        # Fallback path of the parser (resource_name = physical id = pool id).
-        if cloudformation_json.get("DeletionPolicy") in _RETAIN or not resource_name:
-            return
-        try:
-            _backend(account_id, region_name).delete_user_pool(resource_name)
-        except ResourceNotFoundError:
-            pass
+    @staticmethod
+    def _delete_by_id(backend: CognitoIdpBackend, pool_id: str, resource_id: str) -> None:
+        backend.delete_user_pool(resource_id)
 
 
-class CognitoUserPoolClientResource(CloudFormationModel):
+class CognitoUserPoolClientResource(_CognitoResource, CloudFormationModel):
     """AWS::Cognito::UserPoolClient. Ref is the client id."""
 
     __module__ = _MOTO_MODULE
-
-    def __init__(
-        self,
-        account_id: str,
-        region_name: str,
-        pool_id: str,
-        client_id: str,
-        cloudformation_json: dict[str, Any],
-    ) -> None:
-        self.account_id = account_id
-        self.region_name = region_name
-        self.pool_id = pool_id
-        self.client_id = client_id
-        self.properties = _properties(cloudformation_json)
-        self.deletion_policy: str | None = cloudformation_json.get("DeletionPolicy")
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "ClientName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Cognito::UserPoolClient"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.client_id
-
-    def is_created(self) -> bool:
-        return True
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in ("ClientId", "ClientSecret", "Name")
+    CFN_TYPE = "AWS::Cognito::UserPoolClient"
+    NAME_PROPERTY = "ClientName"
+    REPLACE_ON = _CLIENT_REPLACE
+    ATTRIBUTES = ("ClientId", "ClientSecret", "Name")
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
         if attribute_name == "ClientId":
-            return self.client_id
+            return self.resource_id
         client = self._client()
         if attribute_name == "Name":
             return client.extended_config.get("ClientName") or ""
@@ -337,9 +373,7 @@ class CognitoUserPoolClientResource(CloudFormationModel):
         raise UnformattedGetAttTemplateException()
 
     def _client(self) -> CognitoIdpUserPoolClient:  # a method: see _pool
-        return _backend(self.account_id, self.region_name).describe_user_pool_client(
-            self.pool_id, self.client_id
-        )
+        return self._backend().describe_user_pool_client(self.pool_id, self.resource_id)
 
     @staticmethod
     def _config(resource_name: str, props: dict[str, Any]) -> dict[str, Any]:
@@ -350,121 +384,45 @@ class CognitoUserPoolClientResource(CloudFormationModel):
         return config
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> CognitoUserPoolClientResource:
-        props = _properties(cloudformation_json)
+    def _create(
+        cls, backend: CognitoIdpBackend, resource_name: str, props: dict[str, Any]
+    ) -> tuple[str, str]:
         pool_id = props["UserPoolId"]
-        client = _backend(account_id, region_name).create_user_pool_client(
+        client = backend.create_user_pool_client(
             pool_id,
             _as_bool(props.get("GenerateSecret", False)),
             cls._config(resource_name, props),
         )
-        return cls(account_id, region_name, pool_id, client.id, cloudformation_json)
+        return pool_id, client.id
 
-    @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: CognitoUserPoolClientResource,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> CognitoUserPoolClientResource:
-        props = _properties(cloudformation_json)
-        if _changed(original_resource.properties, props, _CLIENT_REPLACE):
-            new = cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
-            )
-            original_resource._delete_client()
-            return new
-
-        client = original_resource._client()
+    def _update_in_place(self, backend: CognitoIdpBackend, props: dict[str, Any]) -> None:
+        client = self._client()
         # UpdateUserPoolClient resets what it is not given; moto's merges, so
         # start again from moto's defaults for a fresh client.
         name = props.get("ClientName") or client.extended_config.get("ClientName")
         fresh = CognitoIdpUserPoolClient(
-            client.user_pool_id, client.generate_secret, cls._config(name, props)
+            client.user_pool_id, client.generate_secret, self._config(name, props)
         )
         client.extended_config = fresh.extended_config
-        original_resource.properties = props
-        original_resource.deletion_policy = cloudformation_json.get("DeletionPolicy")
-        return original_resource
 
-    def _delete_client(self) -> None:
-        try:
-            _backend(self.account_id, self.region_name).delete_user_pool_client(
-                self.pool_id, self.client_id
-            )
-        except ResourceNotFoundError:
-            # The pool may already be gone: stack deletion visits resources in
-            # no particular order, and a deleted pool takes its clients along.
-            pass
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        if self.deletion_policy in _RETAIN:
+    @staticmethod
+    def _delete_by_id(backend: CognitoIdpBackend, pool_id: str, resource_id: str) -> None:
+        if pool_id:
+            backend.delete_user_pool_client(pool_id, resource_id)
             return
-        self._delete_client()
-
-    @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> None:
-        # Fallback path: the raw template may hold a Ref for UserPoolId, so find
-        # the pool by the client id (unique across pools).
-        if cloudformation_json.get("DeletionPolicy") in _RETAIN:
-            return
-        for pool in _backend(account_id, region_name).user_pools.values():
-            pool.clients.pop(resource_name, None)
+        # Without the pool id, find the pool by the client id (unique across pools).
+        for pool in backend.user_pools.values():
+            pool.clients.pop(resource_id, None)
 
 
-class CognitoUserPoolGroupResource(CloudFormationModel):
+class CognitoUserPoolGroupResource(_CognitoResource, CloudFormationModel):
     """AWS::Cognito::UserPoolGroup. Ref is the group name."""
 
     __module__ = _MOTO_MODULE
-
-    def __init__(
-        self,
-        account_id: str,
-        region_name: str,
-        pool_id: str,
-        group_name: str,
-        cloudformation_json: dict[str, Any],
-    ) -> None:
-        self.account_id = account_id
-        self.region_name = region_name
-        self.pool_id = pool_id
-        self.group_name = group_name
-        self.properties = _properties(cloudformation_json)
-        self.deletion_policy: str | None = cloudformation_json.get("DeletionPolicy")
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "GroupName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Cognito::UserPoolGroup"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.group_name
-
-    def is_created(self) -> bool:
-        return True
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False  # AWS documents no Fn::GetAtt attributes for groups
+    CFN_TYPE = "AWS::Cognito::UserPoolGroup"
+    NAME_PROPERTY = "GroupName"
+    REPLACE_ON = _GROUP_REPLACE
+    ATTRIBUTES = ()  # AWS documents no Fn::GetAtt attributes for groups
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
         raise UnformattedGetAttTemplateException()
@@ -475,83 +433,32 @@ class CognitoUserPoolGroupResource(CloudFormationModel):
         return None if value is None else int(value)
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> CognitoUserPoolGroupResource:
-        props = _properties(cloudformation_json)
+    def _create(
+        cls, backend: CognitoIdpBackend, resource_name: str, props: dict[str, Any]
+    ) -> tuple[str, str]:
         pool_id = props["UserPoolId"]
-        group = _backend(account_id, region_name).create_group(
+        group = backend.create_group(
             pool_id,
             resource_name,
             props.get("Description"),
             props.get("RoleArn"),
             cls._precedence(props),
         )
-        return cls(account_id, region_name, pool_id, group.group_name, cloudformation_json)
+        return pool_id, group.group_name
 
-    @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: CognitoUserPoolGroupResource,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> CognitoUserPoolGroupResource:
-        props = _properties(cloudformation_json)
-        if _changed(original_resource.properties, props, _GROUP_REPLACE):
-            new = cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
-            )
-            original_resource._delete_group()
-            return new
-
-        group = _backend(account_id, region_name).get_group(
-            original_resource.pool_id, original_resource.group_name
-        )
+    def _update_in_place(self, backend: CognitoIdpBackend, props: dict[str, Any]) -> None:
+        group = backend.get_group(self.pool_id, self.resource_id)
         # Set fields directly: moto's update_group cannot clear a field (None = keep).
         group.description = props.get("Description") or ""
         group.role_arn = props.get("RoleArn")
-        group.precedence = cls._precedence(props)
+        group.precedence = self._precedence(props)
         group.last_modified_date = utcnow()
-        original_resource.properties = props
-        original_resource.deletion_policy = cloudformation_json.get("DeletionPolicy")
-        return original_resource
 
-    def _delete_group(self) -> None:
-        try:
-            _backend(self.account_id, self.region_name).delete_group(self.pool_id, self.group_name)
-        except ResourceNotFoundError:
-            pass  # pool already deleted (see the client's _delete_client)
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        if self.deletion_policy in _RETAIN:
-            return
-        self._delete_group()
-
-    @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> None:
-        # Fallback path: only reachable with a literal pool id in the template.
-        pool_id = _properties(cloudformation_json).get("UserPoolId")
-        if cloudformation_json.get("DeletionPolicy") in _RETAIN:
-            return
-        if not isinstance(pool_id, str):
-            return
-        try:
-            _backend(account_id, region_name).delete_group(pool_id, resource_name)
-        except ResourceNotFoundError:
-            pass
+    @staticmethod
+    def _delete_by_id(backend: CognitoIdpBackend, pool_id: str, resource_id: str) -> None:
+        # Without a literal pool id (the fallback path with a Ref), nothing finds it.
+        if pool_id:
+            backend.delete_group(pool_id, resource_id)
 
 
 MODELS: tuple[type[CloudFormationModel], ...] = (
