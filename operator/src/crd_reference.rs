@@ -7,10 +7,8 @@ use std::fmt::Write as _;
 use kube::CustomResourceExt;
 use serde_json::Value;
 
-use crate::{
-    canonical_json::sorted,
-    crd::{AppUser, UserPool},
-};
+use crate::canonical_json::sorted;
+use cognito_crds::{AppUser, UserPool};
 
 /// The whole reference document.
 pub fn render() -> anyhow::Result<String> {

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use kube::CustomResourceExt;
 
-use crate::crd::{AppUser, UserPool};
+use cognito_crds::{AppUser, UserPool};
 
 /// File name and YAML of every CRD the operator serves.
 pub fn render() -> anyhow::Result<Vec<(&'static str, String)>> {

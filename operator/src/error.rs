@@ -1,6 +1,8 @@
 //! The operator's error type: one variant per failure source, each with a stable label
 //! for metrics and Events.
 
+use cognito_crds::user_provisioning::CognitoError;
+
 /// Why a reconcile failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -13,20 +15,8 @@ pub enum Error {
         message: String,
     },
 
-    #[error("Cognito {operation}: {message}")]
-    Cognito {
-        operation: &'static str,
-        message: String,
-    },
-
-    #[error("Cognito {operation} throttled: {message}")]
-    Throttled {
-        operation: &'static str,
-        message: String,
-    },
-
-    #[error("finalizer: {0}")]
-    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    #[error(transparent)]
+    Cognito(#[from] CognitoError),
 
     #[error("object has no {0}")]
     MissingObjectKey(&'static str),
@@ -41,9 +31,8 @@ impl Error {
         match self {
             Self::Kube(_) => "kube",
             Self::CloudFormation { .. } => "cloudformation",
-            Self::Cognito { .. } => "cognito",
-            Self::Throttled { .. } => "throttled",
-            Self::Finalizer(_) => "finalizer",
+            Self::Cognito(e) if e.kind.is_throttling() => "throttled",
+            Self::Cognito(_) => "cognito",
             Self::MissingObjectKey(_) => "missing_object_key",
         }
     }
@@ -61,35 +50,15 @@ impl Error {
             message: aws_message(&error),
         }
     }
-}
 
-impl Error {
-    /// Builds an error from a classified Cognito user-call failure of `operation`.
-    pub fn cognito_user(
-        operation: &'static str,
-        error: crate::user_provisioning::ProvisionError,
-    ) -> Self {
-        use crate::user_provisioning::ProvisionError;
-        match error {
-            ProvisionError::Throttled(message) => Self::Throttled { operation, message },
-            ProvisionError::Cognito {
-                operation,
-                code,
-                message,
-            } => Self::Cognito {
-                operation,
-                message: format!("{code}: {message}"),
-            },
-            other => Self::Cognito {
-                operation,
-                message: other.to_string(),
-            },
-        }
+    /// Whether AWS throttled the call that failed.
+    pub fn is_throttling(&self) -> bool {
+        matches!(self, Self::Cognito(e) if e.kind.is_throttling())
     }
 }
 
 /// The service's error code and message, or the transport error.
-pub fn aws_message<E>(error: &aws_sdk_cloudformation::error::SdkError<E>) -> String
+fn aws_message<E>(error: &aws_sdk_cloudformation::error::SdkError<E>) -> String
 where
     E: aws_sdk_cloudformation::error::ProvideErrorMetadata + std::error::Error + 'static,
 {

@@ -1,26 +1,20 @@
 //! cognito-operator: runs AWS Cognito user pools and their users as Kubernetes objects.
+//!
+//! - [`userpool`]: the UserPool controller (one CloudFormation stack per object);
+//! - [`appuser`]: the AppUser controller (one Cognito user per object) and its census;
+//! - [`reconcile`]: what both controllers share (conditions, status, finalizers, Events,
+//!   error reporting);
+//! - [`runtime`]: the process around them (AWS clients, rate limits, metrics, logs,
+//!   health server, leader election);
+//! - [`cli`]: the command line (`run`, `crdgen`).
 #![forbid(unsafe_code)]
 
-pub mod appuser_controller;
-pub mod aws_metrics;
+pub mod appuser;
 pub mod canonical_json;
-pub mod conditions;
-pub mod context;
-pub mod crd;
+pub mod cli;
 pub mod crd_reference;
 pub mod crdgen;
 pub mod error;
-pub mod generated_password;
-pub mod http;
-pub mod leadership;
-pub mod metrics;
-pub mod object_meta;
-pub mod rate_limit;
-pub mod stack;
-pub mod telemetry;
-pub mod template;
-pub mod user_attributes;
-pub mod user_census;
-pub mod user_directory;
-pub mod user_provisioning;
-pub mod userpool_controller;
+pub mod reconcile;
+pub mod runtime;
+pub mod userpool;

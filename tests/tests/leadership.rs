@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use cognito_operator::leadership::{LeaderElector, Leadership};
+use cognito_operator::runtime::leadership::{LeaderElector, Leadership};
 use cognito_operator_tests::{TestNamespace, kube_client};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::{

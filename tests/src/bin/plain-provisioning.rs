@@ -12,9 +12,11 @@ use anyhow::Context as _;
 use aws_sdk_cognitoidentityprovider::types::AttributeType;
 use clap::Parser;
 use cognito_operator::{
-    context::{RegionalClients, load_aws_config},
-    rate_limit::{CognitoRates, RateLimits},
-    user_directory::UserDirectory,
+    appuser::directory::UserDirectory,
+    runtime::{
+        context::{RegionalClients, load_aws_config},
+        rate_limit::{CognitoRates, RateLimits},
+    },
 };
 use futures::{StreamExt, TryStreamExt};
 
@@ -63,11 +65,11 @@ async fn main() -> anyhow::Result<()> {
                 directory
                     .create(&username, attributes, &password)
                     .await
-                    .map_err(|(op, e)| anyhow::anyhow!("{op} {username}: {e}"))?;
+                    .map_err(|e| anyhow::anyhow!("{username}: {e}"))?;
                 directory
                     .set_password(&username, &password)
                     .await
-                    .map_err(|(op, e)| anyhow::anyhow!("{op} {username}: {e}"))
+                    .map_err(|e| anyhow::anyhow!("{username}: {e}"))
             }
         })
         .buffer_unordered(args.concurrency.max(1))

@@ -14,7 +14,7 @@ use aws_smithy_runtime_api::{
 };
 use aws_smithy_types::config_bag::ConfigBag;
 
-use crate::metrics::{Metrics, Outcome};
+use crate::runtime::metrics::{Metrics, Outcome};
 
 /// Error codes with which AWS refuses a call for its rate limit. CloudFormation says
 /// `Throttling`, Cognito `TooManyRequestsException`; quota errors such as
@@ -32,9 +32,9 @@ const THROTTLING_CODES: &[&str] = &[
 /// `AWS_ENDPOINT_URL` as loaded by `aws_config`), each counting its calls in `metrics`.
 ///
 /// ```no_run
-/// # async fn example(metrics: cognito_operator::metrics::Metrics) {
+/// # async fn example(metrics: cognito_operator::runtime::metrics::Metrics) {
 /// let config = aws_config::load_from_env().await;
-/// let (cloudformation, cognito) = cognito_operator::aws_metrics::with_call_metrics(&config, &metrics);
+/// let (cloudformation, cognito) = cognito_operator::runtime::aws_metrics::with_call_metrics(&config, &metrics);
 /// # }
 /// ```
 pub fn with_call_metrics(

@@ -18,12 +18,18 @@ use kube::{
 };
 use tokio::sync::mpsc;
 
+use cognito_crds::{AppUser, UserPool};
+
+use super::{
+    attributes::{self, DesiredUser, ObservedUser},
+    context::{Observation, UserContext},
+    decide::is_settled,
+    directory::UserDirectory,
+};
 use crate::{
-    appuser_controller::{Observation, UserContext},
-    conditions::{self, READY, SYNCED},
-    crd::{AppUser, UserPool},
-    user_attributes::{self, DesiredUser, ObservedUser},
-    user_directory::UserDirectory,
+    error::Error,
+    reconcile::conditions::{self, READY},
+    userpool::placement,
 };
 
 /// Runs a census every `interval` until the trigger's receiver is gone.
@@ -83,12 +89,7 @@ fn settled_users_by_pool(
     let mut by_pool: HashMap<ObjectRef<UserPool>, Vec<Arc<AppUser>>> = HashMap::new();
     for user in users {
         let Some(status) = &user.status else { continue };
-        let settled = user.metadata.deletion_timestamp.is_none()
-            && status.sub.is_some()
-            && status.observed_generation == user.metadata.generation
-            && conditions::is_true(&status.conditions, READY)
-            && conditions::is_true(&status.conditions, SYNCED);
-        if settled {
+        if is_settled(user, status) {
             let key = ObjectRef::new(&user.spec.user_pool_ref.name)
                 .within(&user.namespace().unwrap_or_default());
             by_pool.entry(key).or_default().push(user.clone());
@@ -102,7 +103,7 @@ async fn census_of_pool(
     uctx: &UserContext,
     pool: &UserPool,
     users: &[Arc<AppUser>],
-) -> Result<Vec<(Arc<AppUser>, Observation)>, crate::error::Error> {
+) -> Result<Vec<(Arc<AppUser>, Observation)>, Error> {
     let status = pool.status.clone().unwrap_or_default();
     let Some(pool_id) = status.user_pool_id else {
         return Ok(Vec::new());
@@ -110,21 +111,17 @@ async fn census_of_pool(
     if !conditions::is_true(&status.conditions, READY) {
         return Ok(Vec::new());
     }
-    let Some(region) = pool
-        .spec
-        .region
-        .clone()
-        .or_else(|| uctx.ctx.default_region())
+    let Some(region) =
+        placement::region(&pool.spec, pool.status.as_ref(), uctx.ctx.default_region())
     else {
         return Ok(Vec::new());
     };
     let directory = UserDirectory::new(&uctx.ctx.aws_clients(&region), &pool_id);
-    let failure = |(op, e)| crate::error::Error::cognito_user(op, e);
 
     let mut by_sub: HashMap<String, ObservedUser> = HashMap::with_capacity(users.len());
     let mut token = None;
     loop {
-        let page = directory.list_page(token).await.map_err(failure)?;
+        let page = directory.list_page(token).await?;
         for user in page.users {
             if let Some(sub) = user.sub.clone() {
                 by_sub.insert(sub, user);
@@ -137,7 +134,7 @@ async fn census_of_pool(
     }
     let mut groups_of: HashMap<String, BTreeSet<String>> = HashMap::new();
     for group in &pool.spec.groups {
-        for member in directory.members_of(&group.name).await.map_err(failure)? {
+        for member in directory.members_of(&group.name).await? {
             groups_of
                 .entry(member)
                 .or_default()
@@ -171,7 +168,7 @@ fn drifted(
                 .cloned()
                 .unwrap_or_default(),
         );
-        let changes = user_attributes::changes(
+        let changes = attributes::changes(
             &DesiredUser::of(&user.spec),
             &observed,
             &status.managed_attributes,
@@ -185,8 +182,10 @@ fn drifted(
 
 #[cfg(test)]
 mod tests {
+    use cognito_crds::{AppUserSpec, AppUserStatus};
+
     use super::*;
-    use crate::crd::{AppUserSpec, AppUserStatus};
+    use crate::reconcile::conditions::SYNCED;
 
     fn user(email: &str, sub: &str) -> Arc<AppUser> {
         let spec: AppUserSpec = serde_json::from_value(serde_json::json!({
@@ -204,6 +203,7 @@ mod tests {
                 conditions::condition(SYNCED, true, "x", "", Some(1)),
             ],
             observed_generation: Some(1),
+            applied_password_version: Some("1".into()),
             sub: Some(sub.into()),
             user_pool_id: Some("us-east-1_pool".into()),
             ..AppUserStatus::default()
@@ -217,7 +217,7 @@ mod tests {
         ObservedUser {
             username: sub.into(),
             sub: Some(sub.into()),
-            status: Some(user_attributes::CONFIRMED.into()),
+            status: Some(attributes::CONFIRMED.into()),
             enabled: true,
             attributes,
             groups: None,

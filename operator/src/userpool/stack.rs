@@ -1,21 +1,12 @@
 //! The CloudFormation side of a UserPool: reading, creating, updating and deleting its
-//! stack. Thin calls only; decisions live in the controller.
+//! stack. Thin calls only; decisions live in [`super::decide`].
 
 use std::collections::BTreeMap;
 
 use aws_sdk_cloudformation::{Client, error::ProvideErrorMetadata, types::Tag};
 
-use crate::{
-    error::{Error, Result},
-    template::content_hash,
-};
-
-/// Tag holding the UID of the UserPool that owns a stack.
-pub const OWNER_UID_TAG: &str = "cognito.kubeauth.dev/uid";
-/// Tag holding the owner's namespace.
-pub const OWNER_NAMESPACE_TAG: &str = "cognito.kubeauth.dev/namespace";
-/// Tag holding the owner's name.
-pub const OWNER_NAME_TAG: &str = "cognito.kubeauth.dev/name";
+use super::{decide::Phase, template::content_hash};
+use crate::error::{Error, Result};
 
 /// A stack as CloudFormation reports it.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,37 +15,6 @@ pub struct ObservedStack {
     pub status: String,
     pub tags: BTreeMap<String, String>,
     pub outputs: BTreeMap<String, String>,
-}
-
-/// Where a stack's last operation stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// An operation is running; poll again.
-    InProgress,
-    /// The last create or update succeeded.
-    Complete,
-    /// An update failed and was rolled back: the stack works with its previous template.
-    UpdateRolledBack,
-    /// A create failed and was rolled back: the stack holds nothing and must be deleted
-    /// before it can be created again.
-    CreateRolledBack,
-    /// The stack is gone.
-    Deleted,
-    /// A failure CloudFormation could not roll back; a person must look.
-    Failed,
-}
-
-impl Phase {
-    pub fn of(status: &str) -> Self {
-        match status {
-            "ROLLBACK_COMPLETE" => Self::CreateRolledBack,
-            "UPDATE_ROLLBACK_COMPLETE" => Self::UpdateRolledBack,
-            "DELETE_COMPLETE" => Self::Deleted,
-            s if s.ends_with("_IN_PROGRESS") => Self::InProgress,
-            s if s.ends_with("_FAILED") => Self::Failed,
-            _ => Self::Complete,
-        }
-    }
 }
 
 /// CloudFormation calls for one region.
@@ -222,28 +182,4 @@ fn to_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn phases() {
-        assert_eq!(Phase::of("CREATE_IN_PROGRESS"), Phase::InProgress);
-        assert_eq!(
-            Phase::of("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"),
-            Phase::InProgress
-        );
-        assert_eq!(Phase::of("CREATE_COMPLETE"), Phase::Complete);
-        assert_eq!(Phase::of("UPDATE_COMPLETE"), Phase::Complete);
-        assert_eq!(Phase::of("ROLLBACK_COMPLETE"), Phase::CreateRolledBack);
-        assert_eq!(
-            Phase::of("UPDATE_ROLLBACK_COMPLETE"),
-            Phase::UpdateRolledBack
-        );
-        assert_eq!(Phase::of("DELETE_COMPLETE"), Phase::Deleted);
-        assert_eq!(Phase::of("UPDATE_ROLLBACK_FAILED"), Phase::Failed);
-        assert_eq!(Phase::of("DELETE_FAILED"), Phase::Failed);
-    }
 }

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::crd::userpool::{AppClient, MfaMode, PoolDeletionPolicy, SchemaAttribute, UserPoolSpec};
+use cognito_crds::userpool::{
+    AppClient, MfaMode, PoolDeletionPolicy, SchemaAttribute, UserPoolSpec,
+};
 
 /// Output key of the pool id.
 pub const OUTPUT_POOL_ID: &str = "UserPoolId";
@@ -182,7 +184,7 @@ fn pool_resource(spec: &UserPoolSpec, pool_name: &str) -> Value {
     })
 }
 
-fn trigger_key(event: crate::crd::userpool::TriggerEvent) -> String {
+fn trigger_key(event: cognito_crds::userpool::TriggerEvent) -> String {
     // The enum's serde names are CloudFormation's LambdaConfig keys.
     json!(event).as_str().unwrap_or_default().to_owned()
 }
@@ -313,7 +315,7 @@ impl CreateOnlySettings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::userpool::{
+    use cognito_crds::userpool::{
         Group, Mfa, NumberConstraints, StringConstraints, TriggerEvent, UsernameAttribute,
     };
 
@@ -408,7 +410,7 @@ mod tests {
         let mut added = base.clone();
         added.schema.push(SchemaAttribute {
             name: "level".into(),
-            attribute_data_type: crate::crd::userpool::AttributeDataType::Number,
+            attribute_data_type: cognito_crds::userpool::AttributeDataType::Number,
             mutable: true,
             string_constraints: None,
             number_constraints: Some(NumberConstraints {

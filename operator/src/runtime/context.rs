@@ -9,7 +9,7 @@ use std::{
 use aws_config::{Region, SdkConfig};
 use kube::runtime::events::{Recorder, Reporter};
 
-use crate::{
+use crate::runtime::{
     aws_metrics::with_call_metrics,
     metrics::Metrics,
     rate_limit::{CognitoRates, RateLimits},
@@ -170,26 +170,5 @@ impl Context {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(key);
-    }
-}
-
-/// Exponential backoff with jitter: 1 s doubling per failure up to 5 minutes, each delay
-/// drawn between half and all of its step so that many objects do not retry in lockstep.
-pub fn backoff(failures: u32) -> Duration {
-    let step = Duration::from_secs(1u64 << failures.clamp(1, 9).saturating_sub(1))
-        .min(Duration::from_secs(300));
-    let jitter = rand::random_range(0.5..=1.0);
-    step.mul_f64(jitter)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        assert!(backoff(1) <= Duration::from_secs(1));
-        assert!(backoff(4) >= Duration::from_secs(4) && backoff(4) <= Duration::from_secs(8));
-        assert!(backoff(100) <= Duration::from_secs(300));
     }
 }

@@ -1,21 +1,25 @@
 //! The Cognito user calls of one pool, each waiting first on its quota category's rate
-//! limit: the only way the AppUser controller and the drift check reach Cognito.
+//! limit: the only way the AppUser controller and the census reach Cognito.
 
 use std::{collections::BTreeSet, sync::Arc};
 
-use aws_sdk_cognitoidentityprovider::{Client, types::AttributeType};
+use aws_sdk_cognitoidentityprovider::{
+    Client,
+    error::{ProvideErrorMetadata, SdkError},
+    types::AttributeType,
+};
+use cognito_crds::user_provisioning::{self, CognitoError, CognitoErrorKind};
 
-use crate::{
+use super::attributes::ObservedUser;
+use crate::runtime::{
     context::RegionalClients,
     rate_limit::{QuotaCategory, RateLimits},
-    user_attributes::ObservedUser,
-    user_provisioning::{self, ProvisionError},
 };
 
 /// Users per `ListUsers`/`ListUsersInGroup` page: Cognito's maximum.
 pub const PAGE_SIZE: i32 = 60;
 
-type Result<T> = std::result::Result<T, (&'static str, ProvisionError)>;
+type Result<T> = std::result::Result<T, CognitoError>;
 
 /// The users of one pool.
 #[derive(Clone)]
@@ -31,6 +35,11 @@ pub struct UserPage {
     pub next: Option<String>,
 }
 
+/// A pagination token that ends the listing when absent or empty.
+fn next_token(token: Option<&str>) -> Option<String> {
+    token.filter(|t| !t.is_empty()).map(str::to_owned)
+}
+
 impl UserDirectory {
     pub fn new(clients: &RegionalClients, pool_id: &str) -> Self {
         Self {
@@ -44,6 +53,29 @@ impl UserDirectory {
         &self.pool_id
     }
 
+    /// Waits until `operation` fits in its quota category's rate.
+    async fn wait_for_quota(&self, operation: &str) {
+        if let Some(category) = QuotaCategory::of(operation) {
+            self.limits.acquire(category).await;
+        }
+    }
+
+    /// The one way a call is made: the rate-limit wait, the request (built, not yet
+    /// sent), and the classification of a failure.
+    async fn call<T, E>(
+        &self,
+        operation: &'static str,
+        request: impl Future<Output = std::result::Result<T, SdkError<E>>>,
+    ) -> Result<T>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        self.wait_for_quota(operation).await;
+        request
+            .await
+            .map_err(|e| CognitoError::from_sdk(operation, e))
+    }
+
     /// `AdminCreateUser` (suppressed, `password` as the temporary password).
     pub async fn create(
         &self,
@@ -51,8 +83,7 @@ impl UserDirectory {
         attributes: Vec<AttributeType>,
         password: &str,
     ) -> Result<ObservedUser> {
-        const OP: &str = "AdminCreateUser";
-        self.limits.acquire(QuotaCategory::UserCreation).await;
+        self.wait_for_quota("AdminCreateUser").await;
         let user = user_provisioning::create_suppressed(
             &self.cognito,
             &self.pool_id,
@@ -60,8 +91,7 @@ impl UserDirectory {
             attributes,
             password,
         )
-        .await
-        .map_err(|e| (OP, e))?;
+        .await?;
         let mut observed = ObservedUser::from_user_type(&user);
         // A new user belongs to no group.
         observed.groups = Some(BTreeSet::new());
@@ -70,62 +100,57 @@ impl UserDirectory {
 
     /// `AdminSetUserPassword Permanent=true`.
     pub async fn set_password(&self, username: &str, password: &str) -> Result<()> {
-        const OP: &str = "AdminSetUserPassword";
-        self.limits.acquire(QuotaCategory::UserUpdate).await;
+        self.wait_for_quota("AdminSetUserPassword").await;
         user_provisioning::set_permanent_password(&self.cognito, &self.pool_id, username, password)
             .await
-            .map_err(|e| (OP, e))
     }
 
     /// `AdminGetUser`; `None` when the user does not exist.
     pub async fn get(&self, username: &str) -> Result<Option<ObservedUser>> {
-        const OP: &str = "AdminGetUser";
-        self.limits.acquire(QuotaCategory::UserRead).await;
-        let result = self
+        let request = self
             .cognito
             .admin_get_user()
             .user_pool_id(&self.pool_id)
             .username(username)
-            .send()
-            .await
-            .map_err(|e| ProvisionError::from_sdk(OP, username, e));
-        match result {
+            .send();
+        match self.call("AdminGetUser", request).await {
             Ok(user) => Ok(Some(ObservedUser::from_parts(
                 Some(user.username()),
                 user.user_attributes(),
                 user.user_status().map(|s| s.as_str()),
                 user.enabled(),
             ))),
-            Err(ProvisionError::UserNotFound(_)) => Ok(None),
-            Err(e) => Err((OP, e)),
+            Err(CognitoError {
+                kind: CognitoErrorKind::UserNotFound(_),
+                ..
+            }) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
     /// `AdminListGroupsForUser`, all pages.
     pub async fn groups_of(&self, username: &str) -> Result<BTreeSet<String>> {
-        const OP: &str = "AdminListGroupsForUser";
         let mut groups = BTreeSet::new();
         let mut next: Option<String> = None;
         loop {
-            self.limits.acquire(QuotaCategory::UserRead).await;
-            let page = self
+            let request = self
                 .cognito
                 .admin_list_groups_for_user()
                 .user_pool_id(&self.pool_id)
                 .username(username)
                 .limit(PAGE_SIZE)
                 .set_next_token(next.take())
-                .send()
-                .await
-                .map_err(|e| (OP, ProvisionError::from_sdk(OP, username, e)))?;
+                .send();
+            let page = self.call("AdminListGroupsForUser", request).await?;
             groups.extend(
                 page.groups()
                     .iter()
-                    .filter_map(|g| g.group_name().map(str::to_owned)),
+                    .filter_map(|g| g.group_name())
+                    .map(str::to_owned),
             );
-            match page.next_token() {
-                Some(token) if !token.is_empty() => next = Some(token.to_owned()),
-                _ => return Ok(groups),
+            next = next_token(page.next_token());
+            if next.is_none() {
+                return Ok(groups);
             }
         }
     }
@@ -135,157 +160,139 @@ impl UserDirectory {
         username: &str,
         attributes: Vec<AttributeType>,
     ) -> Result<()> {
-        const OP: &str = "AdminUpdateUserAttributes";
-        self.limits.acquire(QuotaCategory::UserUpdate).await;
-        self.cognito
+        let request = self
+            .cognito
             .admin_update_user_attributes()
             .user_pool_id(&self.pool_id)
             .username(username)
             .set_user_attributes(Some(attributes))
-            .send()
+            .send();
+        self.call("AdminUpdateUserAttributes", request)
             .await
             .map(drop)
-            .map_err(|e| (OP, ProvisionError::from_sdk(OP, username, e)))
     }
 
     pub async fn delete_attributes(&self, username: &str, names: Vec<String>) -> Result<()> {
-        const OP: &str = "AdminDeleteUserAttributes";
-        self.limits.acquire(QuotaCategory::UserUpdate).await;
-        self.cognito
+        let request = self
+            .cognito
             .admin_delete_user_attributes()
             .user_pool_id(&self.pool_id)
             .username(username)
             .set_user_attribute_names(Some(names))
-            .send()
+            .send();
+        self.call("AdminDeleteUserAttributes", request)
             .await
             .map(drop)
-            .map_err(|e| (OP, ProvisionError::from_sdk(OP, username, e)))
     }
 
     pub async fn set_enabled(&self, username: &str, enabled: bool) -> Result<()> {
-        self.limits.acquire(QuotaCategory::UserUpdate).await;
+        let (pool, cognito) = (&self.pool_id, &self.cognito);
         if enabled {
-            const OP: &str = "AdminEnableUser";
-            self.cognito
+            let request = cognito
                 .admin_enable_user()
-                .user_pool_id(&self.pool_id)
-                .username(username)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| (OP, ProvisionError::from_sdk(OP, username, e)))
+                .user_pool_id(pool)
+                .username(username);
+            self.call("AdminEnableUser", request.send()).await.map(drop)
         } else {
-            const OP: &str = "AdminDisableUser";
-            self.cognito
+            let request = cognito
                 .admin_disable_user()
-                .user_pool_id(&self.pool_id)
-                .username(username)
-                .send()
+                .user_pool_id(pool)
+                .username(username);
+            self.call("AdminDisableUser", request.send())
                 .await
                 .map(drop)
-                .map_err(|e| (OP, ProvisionError::from_sdk(OP, username, e)))
         }
     }
 
     pub async fn add_to_group(&self, username: &str, group: &str) -> Result<()> {
-        const OP: &str = "AdminAddUserToGroup";
-        self.limits.acquire(QuotaCategory::UserUpdate).await;
-        self.cognito
+        let request = self
+            .cognito
             .admin_add_user_to_group()
             .user_pool_id(&self.pool_id)
             .username(username)
             .group_name(group)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| (OP, ProvisionError::from_sdk(OP, username, e)))
+            .send();
+        self.call("AdminAddUserToGroup", request).await.map(drop)
     }
 
     pub async fn remove_from_group(&self, username: &str, group: &str) -> Result<()> {
-        const OP: &str = "AdminRemoveUserFromGroup";
-        self.limits.acquire(QuotaCategory::UserUpdate).await;
-        self.cognito
+        let request = self
+            .cognito
             .admin_remove_user_from_group()
             .user_pool_id(&self.pool_id)
             .username(username)
             .group_name(group)
-            .send()
+            .send();
+        self.call("AdminRemoveUserFromGroup", request)
             .await
             .map(drop)
-            .map_err(|e| (OP, ProvisionError::from_sdk(OP, username, e)))
     }
 
     /// `AdminDeleteUser`; a user or pool that is already gone counts as deleted.
     pub async fn delete(&self, username: &str) -> Result<()> {
-        const OP: &str = "AdminDeleteUser";
-        self.limits.acquire(QuotaCategory::UserUpdate).await;
-        let result = self
+        let request = self
             .cognito
             .admin_delete_user()
             .user_pool_id(&self.pool_id)
             .username(username)
-            .send()
-            .await
-            .map_err(|e| ProvisionError::from_sdk(OP, username, e));
-        match result {
-            Ok(_) | Err(ProvisionError::UserNotFound(_) | ProvisionError::PoolNotFound(_)) => {
+            .send();
+        match self.call("AdminDeleteUser", request).await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.kind,
+                    CognitoErrorKind::UserNotFound(_) | CognitoErrorKind::PoolNotFound(_)
+                ) =>
+            {
                 Ok(())
             }
-            Err(e) => Err((OP, e)),
+            Err(e) => Err(e),
         }
     }
 
     /// One `ListUsers` page of up to [`PAGE_SIZE`] users with all their attributes.
     pub async fn list_page(&self, token: Option<String>) -> Result<UserPage> {
-        const OP: &str = "ListUsers";
-        self.limits.acquire(QuotaCategory::UserList).await;
-        let page = self
+        let request = self
             .cognito
             .list_users()
             .user_pool_id(&self.pool_id)
             .limit(PAGE_SIZE)
             .set_pagination_token(token)
-            .send()
-            .await
-            .map_err(|e| (OP, ProvisionError::from_sdk(OP, "", e)))?;
+            .send();
+        let page = self.call("ListUsers", request).await?;
         Ok(UserPage {
             users: page
                 .users()
                 .iter()
                 .map(ObservedUser::from_user_type)
                 .collect(),
-            next: page
-                .pagination_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned),
+            next: next_token(page.pagination_token()),
         })
     }
 
     /// The user names (Cognito's, not e-mails) of every member of `group`.
     pub async fn members_of(&self, group: &str) -> Result<BTreeSet<String>> {
-        const OP: &str = "ListUsersInGroup";
         let mut members = BTreeSet::new();
         let mut next: Option<String> = None;
         loop {
-            self.limits.acquire(QuotaCategory::UserList).await;
-            let page = self
+            let request = self
                 .cognito
                 .list_users_in_group()
                 .user_pool_id(&self.pool_id)
                 .group_name(group)
                 .limit(PAGE_SIZE)
                 .set_next_token(next.take())
-                .send()
-                .await
-                .map_err(|e| (OP, ProvisionError::from_sdk(OP, "", e)))?;
+                .send();
+            let page = self.call("ListUsersInGroup", request).await?;
             members.extend(
                 page.users()
                     .iter()
-                    .filter_map(|u| u.username().map(str::to_owned)),
+                    .filter_map(|u| u.username())
+                    .map(str::to_owned),
             );
-            match page.next_token() {
-                Some(token) if !token.is_empty() => next = Some(token.to_owned()),
-                _ => return Ok(members),
+            next = next_token(page.next_token());
+            if next.is_none() {
+                return Ok(members);
             }
         }
     }

@@ -105,7 +105,7 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::metrics::Metrics;
+    use crate::runtime::metrics::Metrics;
 
     async fn get(router: Router, path: &str) -> (StatusCode, Option<String>, String) {
         let response = router

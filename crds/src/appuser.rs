@@ -186,4 +186,9 @@ pub struct AppUserStatus {
 
     /// Id of the pool that holds the user.
     pub user_pool_id: Option<String>,
+
+    /// The value of the `cognito.kubeauth.dev/reconcile-requested-at` annotation last
+    /// handled: the user was read from Cognito and repaired then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_cognitoidentityprovider::types::{AttributeType, UserType};
 
-use crate::crd::AppUserSpec;
+use cognito_crds::AppUserSpec;
 
 /// Cognito user statuses the operator needs to tell apart.
 pub const CONFIRMED: &str = "CONFIRMED";
@@ -199,7 +199,7 @@ pub fn to_attribute_types(attributes: &BTreeMap<String, String>) -> Vec<Attribut
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::appuser::{SecretKeyRef, UserDeletionPolicy, UserPoolRef};
+    use cognito_crds::appuser::{SecretKeyRef, UserDeletionPolicy, UserPoolRef};
 
     fn spec() -> AppUserSpec {
         AppUserSpec {

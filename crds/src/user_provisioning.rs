@@ -12,11 +12,20 @@ use aws_sdk_cognitoidentityprovider::{
     types::{AttributeType, MessageActionType, UserType},
 };
 
-/// Why provisioning a user failed. Messages carry Cognito's words, never the password.
+/// A failed Cognito call: the operation, and what kind of failure Cognito reported.
+/// Messages carry Cognito's words, never a password.
 #[derive(Debug, thiserror::Error)]
-pub enum ProvisionError {
-    #[error("a user named {0} already exists")]
-    UserExists(String),
+#[error("Cognito {operation}: {kind}")]
+pub struct CognitoError {
+    pub operation: &'static str,
+    pub kind: CognitoErrorKind,
+}
+
+/// The kinds of Cognito failure callers act on differently; the rest are `Other`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CognitoErrorKind {
+    #[error("a user with that name already exists")]
+    UserExists,
     #[error("the password does not meet the pool's policy: {0}")]
     InvalidPassword(String),
     #[error("Cognito rejected a parameter: {0}")]
@@ -27,38 +36,37 @@ pub enum ProvisionError {
     PoolNotFound(String),
     #[error("the user does not exist: {0}")]
     UserNotFound(String),
-    #[error("{operation} failed: {message}")]
-    Cognito {
-        operation: &'static str,
-        code: String,
-        message: String,
-    },
+    #[error("{code}: {message}")]
+    Other { code: String, message: String },
 }
 
-impl ProvisionError {
-    /// Classifies an SDK error of `operation` on `username`.
+impl CognitoErrorKind {
+    /// Whether Cognito refused the call for its request rate (retry later, slower).
+    pub fn is_throttling(&self) -> bool {
+        matches!(self, Self::Throttled(_))
+    }
+}
+
+impl CognitoError {
+    /// Classifies an SDK error of `operation`.
     pub fn from_sdk<E: ProvideErrorMetadata + std::error::Error + 'static>(
         operation: &'static str,
-        username: &str,
         error: SdkError<E>,
     ) -> Self {
         let code = error.code().unwrap_or("Unknown").to_owned();
         let message = error.message().map(str::to_owned).unwrap_or_else(|| {
             aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(&error).to_string()
         });
-        match code.as_str() {
-            "UsernameExistsException" => Self::UserExists(username.to_owned()),
-            "InvalidPasswordException" => Self::InvalidPassword(message),
-            "InvalidParameterException" => Self::InvalidParameter(message),
-            "TooManyRequestsException" => Self::Throttled(message),
-            "ResourceNotFoundException" => Self::PoolNotFound(message),
-            "UserNotFoundException" => Self::UserNotFound(message),
-            _ => Self::Cognito {
-                operation,
-                code,
-                message,
-            },
-        }
+        let kind = match code.as_str() {
+            "UsernameExistsException" => CognitoErrorKind::UserExists,
+            "InvalidPasswordException" => CognitoErrorKind::InvalidPassword(message),
+            "InvalidParameterException" => CognitoErrorKind::InvalidParameter(message),
+            "TooManyRequestsException" => CognitoErrorKind::Throttled(message),
+            "ResourceNotFoundException" => CognitoErrorKind::PoolNotFound(message),
+            "UserNotFoundException" => CognitoErrorKind::UserNotFound(message),
+            _ => CognitoErrorKind::Other { code, message },
+        };
+        Self { operation, kind }
     }
 }
 
@@ -87,7 +95,7 @@ pub async fn create_user(
     username: &str,
     attributes: Vec<AttributeType>,
     password: &str,
-) -> Result<UserType, ProvisionError> {
+) -> Result<UserType, CognitoError> {
     let created = create_suppressed(cognito, user_pool_id, username, attributes, password).await?;
     set_permanent_password(cognito, user_pool_id, username, password).await?;
     Ok(created)
@@ -103,7 +111,7 @@ pub async fn create_suppressed(
     username: &str,
     attributes: Vec<AttributeType>,
     password: &str,
-) -> Result<UserType, ProvisionError> {
+) -> Result<UserType, CognitoError> {
     let created = cognito
         .admin_create_user()
         .user_pool_id(user_pool_id)
@@ -113,11 +121,13 @@ pub async fn create_suppressed(
         .message_action(MessageActionType::Suppress)
         .send()
         .await
-        .map_err(|e| ProvisionError::from_sdk("AdminCreateUser", username, e))?;
-    created.user.ok_or_else(|| ProvisionError::Cognito {
+        .map_err(|e| CognitoError::from_sdk("AdminCreateUser", e))?;
+    created.user.ok_or_else(|| CognitoError {
         operation: "AdminCreateUser",
-        code: "MissingUser".to_owned(),
-        message: "the response carried no user".to_owned(),
+        kind: CognitoErrorKind::Other {
+            code: "MissingUser".to_owned(),
+            message: "the response carried no user".to_owned(),
+        },
     })
 }
 
@@ -127,7 +137,7 @@ pub async fn set_permanent_password(
     user_pool_id: &str,
     username: &str,
     password: &str,
-) -> Result<(), ProvisionError> {
+) -> Result<(), CognitoError> {
     cognito
         .admin_set_user_password()
         .user_pool_id(user_pool_id)
@@ -136,7 +146,7 @@ pub async fn set_permanent_password(
         .permanent(true)
         .send()
         .await
-        .map_err(|e| ProvisionError::from_sdk("AdminSetUserPassword", username, e))?;
+        .map_err(|e| CognitoError::from_sdk("AdminSetUserPassword", e))?;
     Ok(())
 }
 

@@ -503,7 +503,14 @@ pub struct UserPoolStatus {
 
     /// How many times the pool was replaced (`allowReplacement`); part of the pool's
     /// logical id in the template.
+    // Kubernetes knows the formats int32 and int64, not schemars' uint32.
+    #[schemars(extend("format" = "int64"))]
     pub pool_revision: Option<u32>,
+
+    /// The value of the `cognito.kubeauth.dev/reconcile-requested-at` annotation last
+    /// handled: the stack was checked against AWS and repaired then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
 }
 
 /// An app client's id.

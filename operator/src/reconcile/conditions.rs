@@ -107,9 +107,32 @@ pub fn is_true(conditions: &[Condition], type_: &str) -> bool {
         .any(|c| c.type_ == type_ && c.status == "True")
 }
 
+/// Whether two condition lists differ in anything but timestamps.
+pub fn differ(a: &[Condition], b: &[Condition]) -> bool {
+    let key = |c: &Condition| {
+        (
+            c.type_.clone(),
+            c.status.clone(),
+            c.reason.clone(),
+            c.message.clone(),
+        )
+    };
+    a.len() != b.len() || a.iter().zip(b).any(|(x, y)| key(x) != key(y))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn condition_lists_compare_without_timestamps() {
+        let a = vec![condition(READY, true, "R", "m", Some(1))];
+        let mut b = a.clone();
+        b[0].last_transition_time = Time(Timestamp::UNIX_EPOCH);
+        assert!(!differ(&a, &b));
+        b[0].message = "other".into();
+        assert!(differ(&a, &b));
+    }
 
     #[test]
     fn merge_keeps_transition_time_of_unchanged_status() {

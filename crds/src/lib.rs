@@ -1,0 +1,19 @@
+//! cognito-crds: what more than one binary needs.
+//!
+//! - the `UserPool` and `AppUser` custom resource types (their generated YAML lives beside
+//!   this crate, in `crds/*.yaml`, written by `cognito-operator crdgen`);
+//! - [`user_provisioning`]: creating a Cognito user whose password is permanent, shared by
+//!   the AppUser controller and webhook-api's sign-up.
+#![forbid(unsafe_code)]
+
+pub mod appuser;
+pub mod user_provisioning;
+pub mod userpool;
+
+/// Annotation that asks the operator to check an object against AWS now and repair any
+/// drift, instead of waiting for the next resync. Any new value (a timestamp, say) is a
+/// new request; the value handled last is reported in `status.lastHandledReconcileAt`.
+pub const RECONCILE_REQUEST_ANNOTATION: &str = "cognito.kubeauth.dev/reconcile-requested-at";
+
+pub use appuser::{AppUser, AppUserSpec, AppUserStatus};
+pub use userpool::{UserPool, UserPoolSpec, UserPoolStatus};

@@ -1,0 +1,59 @@
+//! What AppUser reconciles and the census share beyond the operator's [`Context`].
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use cognito_crds::{AppUser, AppUserStatus, UserPool};
+use kube::runtime::reflector::Store;
+
+use super::attributes::ObservedUser;
+use crate::{reconcile::status::StatusMemory, runtime::context::Context};
+
+/// What is known about a user in Cognito before converging it.
+#[derive(Debug, Clone)]
+pub enum Observation {
+    /// Nothing read: the user is taken to be as last applied.
+    Unread,
+    Found(ObservedUser),
+    Missing,
+}
+
+pub struct UserContext {
+    pub ctx: Arc<Context>,
+    pub pools: Store<UserPool>,
+    /// Every AppUser, to find two that declare the same Cognito user.
+    pub users: Store<AppUser>,
+    /// What the census saw of users that differ from their spec, by AppUser uid: lets the
+    /// reconcile it triggers skip its own `AdminGetUser`.
+    observations: Mutex<HashMap<String, Observation>>,
+    pub written: StatusMemory<AppUserStatus>,
+}
+
+impl UserContext {
+    pub fn new(ctx: Arc<Context>, pools: Store<UserPool>, users: Store<AppUser>) -> Self {
+        Self {
+            ctx,
+            pools,
+            users,
+            observations: Mutex::default(),
+            written: StatusMemory::default(),
+        }
+    }
+
+    /// Hands the census' observation of `uid` to its next reconcile.
+    pub fn report(&self, uid: &str, observation: Observation) {
+        self.observations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(uid.to_owned(), observation);
+    }
+
+    pub fn take_report(&self, uid: &str) -> Option<Observation> {
+        self.observations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid)
+    }
+}

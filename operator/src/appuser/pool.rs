@@ -1,0 +1,56 @@
+//! The UserPool an AppUser names, as far as a user reconcile needs it: only a Ready pool
+//! lets a user reach Cognito.
+
+use cognito_crds::{AppUser, UserPool};
+use kube::{Api, runtime::reflector::ObjectRef};
+
+use super::context::UserContext;
+use crate::{
+    error::{Error, Result},
+    reconcile::conditions::{READY, is_true},
+    userpool::placement,
+};
+
+/// The parts of a Ready UserPool a user reconcile needs.
+pub struct ReadyPool {
+    pub pool_id: String,
+    pub region: String,
+    pub groups: Vec<String>,
+    pub min_password_length: usize,
+}
+
+/// The pool `user` names, when it is Ready; otherwise why the user waits.
+pub async fn ready_pool(
+    uctx: &UserContext,
+    user: &AppUser,
+    namespace: &str,
+) -> Result<std::result::Result<ReadyPool, String>> {
+    let pool_name = &user.spec.user_pool_ref.name;
+    let key = ObjectRef::<UserPool>::new(pool_name).within(namespace);
+    let pool = match uctx.pools.get(&key) {
+        Some(pool) => Some(pool.as_ref().clone()),
+        // The pool watch may not have listed yet (just after start): ask the API.
+        None => {
+            Api::<UserPool>::namespaced(uctx.ctx.client.clone(), namespace)
+                .get_opt(pool_name)
+                .await?
+        }
+    };
+    let Some(pool) = pool else {
+        return Ok(Err(format!("UserPool {pool_name} does not exist")));
+    };
+    let status = pool.status.clone().unwrap_or_default();
+    let pool_id = match status.user_pool_id.clone() {
+        Some(id) if is_true(&status.conditions, READY) => id,
+        _ => return Ok(Err(format!("UserPool {pool_name} is not Ready yet"))),
+    };
+    let region = placement::region(&pool.spec, Some(&status), uctx.ctx.default_region()).ok_or(
+        Error::MissingObjectKey("spec.region of the UserPool (and the operator has no AWS region)"),
+    )?;
+    Ok(Ok(ReadyPool {
+        pool_id,
+        region,
+        groups: pool.spec.groups.iter().map(|g| g.name.clone()).collect(),
+        min_password_length: usize::try_from(pool.spec.password_policy.minimum_length).unwrap_or(0),
+    }))
+}

@@ -1,0 +1,393 @@
+//! One reconcile of a UserPool that exists: read the stack -> decide ([`super::decide`])
+//! -> at most one CloudFormation write -> status and connection Secret.
+//!
+//! Stack operations are asynchronous: a reconcile starts one and requeues to poll it.
+
+use std::time::Duration;
+
+use cognito_crds::{UserPool, UserPoolStatus};
+use kube::{Api, ResourceExt, runtime::controller::Action, runtime::events::EventType};
+
+use super::{
+    connection_secret,
+    decide::{self, AfterCheck, CreateOnly, Phase, Step},
+    placement::{self, Ownership},
+    stack::{ObservedStack, Stacks},
+    template::{self, CreateOnlySettings, StackTemplate, TemplateInputs},
+};
+use crate::{
+    error::{Error, Result},
+    reconcile::{
+        conditions::{READY, SYNCED, reasons},
+        outcome::pending_request,
+        report::StatusDraft,
+        status::StatusMemory,
+    },
+    runtime::context::Context,
+};
+
+/// How soon the operator looks again right after starting a stack operation.
+pub const POLL: Duration = Duration::from_secs(2);
+
+/// What UserPool reconciles share beyond [`Context`].
+pub struct PoolContext {
+    pub ctx: std::sync::Arc<Context>,
+    pub written: StatusMemory<UserPoolStatus>,
+}
+
+/// The state of one reconcile of one UserPool.
+pub struct Reconciler<'a> {
+    pub pool: &'a UserPool,
+    pub ctx: &'a Context,
+    pub name: String,
+    pub namespace: String,
+    pub uid: String,
+    pub region: String,
+    pub stack_name: String,
+    pub stacks: Stacks,
+    pub draft: StatusDraft<'a, UserPool, UserPoolStatus>,
+}
+
+impl<'a> Reconciler<'a> {
+    pub fn new(pool: &'a UserPool, pctx: &'a PoolContext, api: Api<UserPool>) -> Result<Self> {
+        let ctx = pctx.ctx.as_ref();
+        let namespace = pool
+            .namespace()
+            .ok_or(Error::MissingObjectKey("namespace"))?;
+        let draft = StatusDraft::new(pool, pool.status.clone(), api, ctx, &pctx.written);
+        // Decided from the newest status, which records the region the stack was made in.
+        let region = placement::region(&pool.spec, Some(&draft.status), ctx.default_region())
+            .ok_or(Error::MissingObjectKey(
+                "spec.region (and the operator has no AWS region)",
+            ))?;
+        Ok(Self {
+            name: pool.name_any(),
+            uid: pool.uid().ok_or(Error::MissingObjectKey("uid"))?,
+            stack_name: placement::stack_name(pool, &namespace),
+            stacks: Stacks::new(ctx.aws_clients(&region).cloudformation),
+            namespace,
+            region,
+            pool,
+            ctx,
+            draft,
+        })
+    }
+
+    pub async fn apply(mut self) -> Result<Action> {
+        let spec = &self.pool.spec;
+        let desired_create_only = CreateOnlySettings::of(spec, &self.name);
+        let mut revision = self.draft.status.pool_revision.unwrap_or(0);
+        let applied_create_only = self
+            .draft
+            .status
+            .applied_create_only
+            .as_deref()
+            .and_then(|json| serde_json::from_str::<CreateOnlySettings>(json).ok());
+        let already_submitted = self.render(revision).hash.as_str()
+            == self
+                .draft
+                .status
+                .applied_template_hash
+                .as_deref()
+                .unwrap_or_default();
+        let replacing = match decide::create_only(
+            applied_create_only.as_ref(),
+            &desired_create_only,
+            spec.allow_replacement,
+            already_submitted,
+        ) {
+            CreateOnly::Keep => false,
+            CreateOnly::Replace => {
+                // A new revision is a new pool logical id.
+                revision += 1;
+                true
+            }
+            CreateOnly::Refuse(changes) => {
+                let message = format!(
+                    "refused: {} cannot change on an existing pool; set allowReplacement: true to replace the pool (its users are lost)",
+                    changes.join(", ")
+                );
+                self.draft
+                    .set(SYNCED, false, reasons::CREATE_ONLY_CHANGE, &message);
+                self.draft
+                    .event(EventType::Warning, "Refused", "Refuse", &message)
+                    .await;
+                self.draft.write().await?;
+                return Ok(Action::await_change());
+            }
+        };
+        let template = self.render(revision);
+        let request = pending_request(self.pool, &self.draft.status);
+
+        let Some(stack) = self.stacks.describe(&self.stack_name).await? else {
+            return self.create(&template, revision, request).await;
+        };
+        match placement::ownership(self.pool, &self.uid, &self.stack_name, &stack.tags) {
+            Ownership::Ours => {}
+            Ownership::Adopt => {
+                tracing::info!(stack = %self.stack_name, "adopting an untagged stack (adopt annotation)");
+            }
+            Ownership::Refused(reason, message) => {
+                self.draft.status.stack_status = Some(stack.status.clone());
+                self.draft.fail(reason, &message);
+                self.draft
+                    .event(EventType::Warning, reason, "Refuse", &message)
+                    .await;
+                self.draft.write().await?;
+                return Ok(Action::await_change());
+            }
+        }
+
+        let status = &mut self.draft.status;
+        let previous_status = status.stack_status.replace(stack.status.clone());
+        status.stack_id = Some(stack.id.clone());
+        status.stack_name = Some(self.stack_name.clone());
+        status.region = Some(self.region.clone());
+        let submitted = status.applied_template_hash.as_deref() == Some(template.hash.as_str());
+        // Whatever the step, the stack was read from AWS: the request is handled.
+        if request.is_some() {
+            status.last_handled_reconcile_at = request.clone();
+        }
+        let news = previous_status.as_deref() != Some(stack.status.as_str());
+        let phase = Phase::of(&stack.status);
+        if phase != Phase::InProgress {
+            self.ctx.polls_done(&self.uid);
+        }
+        let mut step = decide::next_step(phase, submitted, request.is_some());
+        if step == Step::CheckRunningTemplate {
+            let running = self.stacks.running_template_hash(&stack.id).await?;
+            step = match decide::after_template_check(
+                phase,
+                running.as_deref() == Some(template.hash.as_str()),
+            ) {
+                AfterCheck::InSync => Step::InSync,
+                AfterCheck::Update => Step::Update,
+                AfterCheck::ReportUpdateFailed => {
+                    return self.report_update_failed(&stack, news).await;
+                }
+            };
+        }
+        match step {
+            Step::Poll => {
+                self.draft.write().await?;
+                Ok(Action::requeue(self.ctx.next_poll(&self.uid)))
+            }
+            Step::ReportBroken => {
+                let message = self.failure_message(&stack).await?;
+                self.draft.fail(reasons::STACK_BROKEN, &message);
+                if news {
+                    self.draft
+                        .event(EventType::Warning, "Failed", "Reconcile", &message)
+                        .await;
+                }
+                self.draft.write().await?;
+                Ok(Action::requeue(self.ctx.settings.resync_interval))
+            }
+            Step::ReportCreateFailed => {
+                // No pool exists, so no create-only setting binds the next spec.
+                self.draft.status.applied_create_only = None;
+                let message = self.failure_message(&stack).await?;
+                self.draft.fail(reasons::CREATE_FAILED, &message);
+                if news {
+                    self.draft
+                        .event(EventType::Warning, "Failed", "Create", &message)
+                        .await;
+                }
+                self.draft.write().await?;
+                Ok(Action::await_change())
+            }
+            Step::DeleteFailedCreate => {
+                tracing::info!(stack = %self.stack_name, "deleting the stack of a failed create, to create it again");
+                self.stacks.delete(&stack.id).await?;
+                let message = "deleting the stack left by a failed create, to create it again";
+                self.draft.set(SYNCED, false, reasons::RECREATING, message);
+                self.draft
+                    .event(EventType::Normal, "Recreating", "Delete", message)
+                    .await;
+                self.draft.write().await?;
+                Ok(Action::requeue(POLL))
+            }
+            Step::Update | Step::CheckRunningTemplate => {
+                self.update(&stack, &template, revision, replacing).await
+            }
+            Step::InSync => self.in_sync(&stack).await,
+            Step::AwaitDeletion => Ok(Action::requeue(POLL)),
+        }
+    }
+
+    fn render(&self, revision: u32) -> StackTemplate {
+        template::render(
+            &self.pool.spec,
+            &TemplateInputs {
+                pool_name: &format!("{}-{}", self.namespace, self.name),
+                default_client_name: &self.name,
+                pool_revision: revision,
+            },
+        )
+    }
+
+    async fn create(
+        mut self,
+        template: &StackTemplate,
+        revision: u32,
+        request: Option<String>,
+    ) -> Result<Action> {
+        let recreating = self.draft.status.stack_id.is_some();
+        tracing::info!(stack = %self.stack_name, region = %self.region, recreating, "creating stack");
+        let id = self
+            .stacks
+            .create(
+                &self.stack_name,
+                &template.to_json(),
+                &placement::stack_tags(self.pool, &self.namespace, &self.uid),
+            )
+            .await?;
+        // Record the id at once: the next reconcile must find this stack, not make another.
+        let status = &mut self.draft.status;
+        status.stack_id = Some(id);
+        status.stack_name = Some(self.stack_name.clone());
+        status.region = Some(self.region.clone());
+        status.stack_status = Some("CREATE_IN_PROGRESS".into());
+        if request.is_some() {
+            status.last_handled_reconcile_at = request;
+        }
+        self.record_submission(template, revision);
+        let message = format!("creating stack {}", self.stack_name);
+        self.draft.fail(reasons::CREATING, &message);
+        if recreating {
+            let note = format!(
+                "stack {} was deleted outside the operator; creating it again",
+                self.stack_name
+            );
+            self.draft
+                .event(EventType::Warning, "StackRecreated", "Create", &note)
+                .await;
+        } else {
+            self.draft
+                .event(EventType::Normal, "Creating", "Create", &message)
+                .await;
+        }
+        self.draft.write().await?;
+        Ok(Action::requeue(POLL))
+    }
+
+    async fn update(
+        mut self,
+        stack: &ObservedStack,
+        template: &StackTemplate,
+        revision: u32,
+        replacing: bool,
+    ) -> Result<Action> {
+        tracing::info!(stack = %self.stack_name, replacing, template = %template.hash, "updating stack");
+        let changed = self
+            .stacks
+            .update(
+                &stack.id,
+                &template.to_json(),
+                &placement::stack_tags(self.pool, &self.namespace, &self.uid),
+            )
+            .await?;
+        self.record_submission(template, revision);
+        if changed {
+            let message = if replacing {
+                format!(
+                    "replacing the user pool (allowReplacement) through stack {}",
+                    self.stack_name
+                )
+            } else {
+                format!("updating stack {}", self.stack_name)
+            };
+            self.draft.status.stack_status = Some("UPDATE_IN_PROGRESS".into());
+            self.draft.set(SYNCED, false, reasons::UPDATING, &message);
+            let reason = if replacing { "Replacing" } else { "Updating" };
+            self.draft
+                .event(EventType::Normal, reason, "Update", &message)
+                .await;
+        } else {
+            tracing::info!(stack = %self.stack_name, "CloudFormation had nothing to update");
+        }
+        self.draft.write().await?;
+        Ok(Action::requeue(if changed { POLL } else { Duration::ZERO }))
+    }
+
+    /// An update failed and was rolled back: the pool works with its previous settings.
+    async fn report_update_failed(mut self, stack: &ObservedStack, news: bool) -> Result<Action> {
+        let message = self.failure_message(stack).await?;
+        self.record_outputs(stack).await?;
+        self.draft.set_conditions(vec![
+            self.draft.condition(
+                READY,
+                true,
+                reasons::AVAILABLE,
+                "the pool works with its previous settings",
+            ),
+            self.draft
+                .condition(SYNCED, false, reasons::UPDATE_FAILED, &message),
+        ]);
+        if news {
+            self.draft
+                .event(EventType::Warning, "Failed", "Update", &message)
+                .await;
+        }
+        self.draft.write().await?;
+        Ok(Action::await_change())
+    }
+
+    /// The stack runs the spec's template: record its outputs and report Ready.
+    async fn in_sync(mut self, stack: &ObservedStack) -> Result<Action> {
+        self.record_outputs(stack).await?;
+        let conditions = &self.draft.status.conditions;
+        let was_ready = crate::reconcile::conditions::is_true(conditions, READY)
+            && crate::reconcile::conditions::is_true(conditions, SYNCED);
+        self.draft.set_conditions(vec![
+            self.draft
+                .condition(READY, true, reasons::AVAILABLE, "the user pool is ready"),
+            self.draft
+                .condition(SYNCED, true, reasons::IN_SYNC, "the stack matches the spec"),
+        ]);
+        if !was_ready {
+            let note = format!("stack {} is {}", self.stack_name, stack.status);
+            self.draft
+                .event(EventType::Normal, "Ready", "Reconcile", &note)
+                .await;
+        }
+        self.draft.write().await?;
+        Ok(Action::requeue(self.ctx.settings.resync_interval))
+    }
+
+    /// Records what the stack was just given. The create-only settings are recorded now,
+    /// not when the operation completes: an edit made while a replacement runs must be
+    /// compared with the pool being created, or it would replace the pool a second time.
+    fn record_submission(&mut self, template: &StackTemplate, revision: u32) {
+        let status = &mut self.draft.status;
+        status.applied_template_hash = Some(template.hash.clone());
+        status.pool_revision = Some(revision);
+        status.applied_create_only =
+            serde_json::to_string(&CreateOnlySettings::of(&self.pool.spec, &self.name)).ok();
+    }
+
+    pub async fn failure_message(&self, stack: &ObservedStack) -> Result<String> {
+        let cause = self.stacks.first_failure(&stack.id).await?;
+        Ok(match cause {
+            Some(cause) => format!("stack {} is {}: {cause}", self.stack_name, stack.status),
+            None => format!("stack {} is {}", self.stack_name, stack.status),
+        })
+    }
+
+    /// Copies the stack outputs into status and the connection Secret.
+    async fn record_outputs(&mut self, stack: &ObservedStack) -> Result<()> {
+        if !connection_secret::outputs_into_status(
+            &mut self.draft.status,
+            &stack.outputs,
+            &template::effective_clients(&self.pool.spec, &self.name),
+            &self.region,
+            self.ctx.aws_endpoint(),
+        ) {
+            return Ok(());
+        }
+        let secret_name =
+            connection_secret::write(self.ctx, self.pool, &self.draft.status, &self.region).await?;
+        self.draft.status.connection_secret_name = Some(secret_name);
+        Ok(())
+    }
+}

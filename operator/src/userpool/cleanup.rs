@@ -1,0 +1,89 @@
+//! Deleting a UserPool object: carry out its deletion policy, then let the finalizer go.
+
+use cognito_crds::{UserPool, userpool::PoolDeletionPolicy};
+use kube::{Api, runtime::controller::Action, runtime::events::EventType};
+
+use super::{
+    apply::{POLL, PoolContext, Reconciler},
+    decide::Phase,
+    placement::{self, Ownership},
+};
+use crate::{
+    error::Result,
+    reconcile::{
+        conditions::{READY, reasons},
+        finalizer::Cleanup,
+    },
+};
+
+/// Applies the deletion policy; done once the stack is kept or gone.
+pub async fn cleanup(pool: &UserPool, pctx: &PoolContext, api: Api<UserPool>) -> Result<Cleanup> {
+    let ctx = pctx.ctx.as_ref();
+    let mut reconciler = Reconciler::new(pool, pctx, api)?;
+    let stack_name = reconciler.stack_name.clone();
+    if pool.spec.deletion_policy == PoolDeletionPolicy::Retain {
+        let note = format!("deletionPolicy Retain: stack {stack_name} and its user pool are kept");
+        reconciler
+            .draft
+            .event(EventType::Normal, "Retained", "Delete", &note)
+            .await;
+        return Ok(forget(pctx, &reconciler.uid));
+    }
+    let stack = reconciler.stacks.describe(&stack_name).await?;
+    let stack = match stack {
+        // Never delete a stack this object does not own.
+        Some(stack)
+            if !matches!(
+                placement::ownership(pool, &reconciler.uid, &stack_name, &stack.tags),
+                Ownership::Refused(..)
+            ) =>
+        {
+            stack
+        }
+        _ => {
+            let note = format!("stack {stack_name} deleted");
+            reconciler
+                .draft
+                .event(EventType::Normal, "Deleted", "Delete", &note)
+                .await;
+            return Ok(forget(pctx, &reconciler.uid));
+        }
+    };
+    reconciler.draft.status.stack_status = Some(stack.status.clone());
+    match Phase::of(&stack.status) {
+        Phase::InProgress => {}
+        Phase::Failed if stack.status == "DELETE_FAILED" => {
+            let message = reconciler.failure_message(&stack).await?;
+            reconciler
+                .draft
+                .set(READY, false, reasons::STACK_BROKEN, &message);
+            reconciler
+                .draft
+                .event(EventType::Warning, "DeleteFailed", "Delete", &message)
+                .await;
+            reconciler.draft.write().await?;
+            return Ok(Cleanup::NotYet(Action::requeue(
+                ctx.settings.resync_interval,
+            )));
+        }
+        _ => {
+            tracing::info!(stack = %stack_name, "deleting stack (deletionPolicy Delete)");
+            reconciler.stacks.delete(&stack.id).await?;
+            let message = format!("deleting stack {stack_name} and its user pool");
+            reconciler
+                .draft
+                .set(READY, false, reasons::DELETING, &message);
+            reconciler
+                .draft
+                .event(EventType::Normal, "Deleting", "Delete", &message)
+                .await;
+        }
+    }
+    reconciler.draft.write().await?;
+    Ok(Cleanup::NotYet(Action::requeue(POLL)))
+}
+
+fn forget(pctx: &PoolContext, uid: &str) -> Cleanup {
+    pctx.written.forget(uid);
+    Cleanup::Done
+}

@@ -1,0 +1,131 @@
+//! The UserPool controller: keeps one CloudFormation stack per UserPool in line with its
+//! spec, reports ids and conditions in status, and writes the connection Secret.
+//!
+//! Data flows one way: watch (here) -> [`decide`] (pure) -> [`stack`] (CloudFormation)
+//! -> status ([`apply`], [`cleanup`]) and [`connection_secret`].
+
+pub mod apply;
+pub mod cleanup;
+pub mod connection_secret;
+pub mod decide;
+pub mod placement;
+pub mod stack;
+pub mod template;
+
+use std::sync::Arc;
+
+use cognito_crds::UserPool;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::{
+    Api, ResourceExt,
+    runtime::{Controller, controller::Action, events::EventType, watcher},
+};
+
+use self::{
+    apply::{PoolContext, Reconciler},
+    connection_secret::MANAGED_BY,
+};
+use crate::{
+    error::{Error, Result},
+    reconcile::{
+        conditions::{SYNCED, reasons},
+        finalizer::guarded,
+        outcome::retry_with_backoff,
+        report::StatusDraft,
+        status::StatusMemory,
+    },
+    runtime::context::Context,
+};
+
+/// Finalizer that guards the stack's deletion policy.
+pub const FINALIZER: &str = "cognito.kubeauth.dev/stack";
+
+const KIND: &str = "UserPool";
+
+/// Runs the controller until shutdown is signalled, over one namespace or all of them.
+pub async fn run(
+    ctx: Arc<Context>,
+    namespace: Option<&str>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let (pools, secrets) = match namespace {
+        Some(ns) => (
+            Api::<UserPool>::namespaced(ctx.client.clone(), ns),
+            Api::<Secret>::namespaced(ctx.client.clone(), ns),
+        ),
+        None => (
+            Api::<UserPool>::all(ctx.client.clone()),
+            Api::<Secret>::all(ctx.client.clone()),
+        ),
+    };
+    let label = format!("{}={}", MANAGED_BY.0, MANAGED_BY.1);
+    let pctx = Arc::new(PoolContext {
+        ctx,
+        written: StatusMemory::default(),
+    });
+    Controller::new(pools, watcher::Config::default().any_semantic())
+        .owns(secrets, watcher::Config::default().labels(&label))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, pctx)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+}
+
+#[tracing::instrument(
+    skip_all,
+    fields(kind = KIND, namespace = pool.namespace().unwrap_or_default(), name = pool.name_any())
+)]
+async fn reconcile(pool: Arc<UserPool>, pctx: Arc<PoolContext>) -> Result<Action> {
+    let ctx = &pctx.ctx;
+    let _timer = ctx.metrics.reconcile(KIND);
+    let namespace = pool
+        .namespace()
+        .ok_or(Error::MissingObjectKey("namespace"))?;
+    let api = Api::<UserPool>::namespaced(ctx.client.clone(), &namespace);
+    let action = guarded(
+        pool.as_ref(),
+        &api,
+        FINALIZER,
+        async || {
+            let result = Reconciler::new(&pool, &pctx, api.clone())?.apply().await;
+            if let Err(error) = &result {
+                report_error(&pool, &pctx, &api, error).await;
+            }
+            result
+        },
+        async || cleanup::cleanup(&pool, &pctx, api.clone()).await,
+    )
+    .await?;
+    ctx.record_success(&pool.uid().unwrap_or_default());
+    Ok(action)
+}
+
+/// Says why a reconcile failed in the Synced condition and an Event; the error policy
+/// retries with backoff. Best effort: the API server may be what failed.
+async fn report_error(pool: &UserPool, pctx: &PoolContext, api: &Api<UserPool>, error: &Error) {
+    let message = format!("{error}; retrying with backoff");
+    let mut draft = StatusDraft::new(
+        pool,
+        pool.status.clone(),
+        api.clone(),
+        &pctx.ctx,
+        &pctx.written,
+    );
+    draft.set(SYNCED, false, reasons::RECONCILE_ERROR, &message);
+    if let Err(error) = draft.write().await {
+        tracing::warn!(%error, "could not record the reconcile error in status");
+    }
+    draft
+        .event(
+            EventType::Warning,
+            reasons::RECONCILE_ERROR,
+            "Reconcile",
+            &message,
+        )
+        .await;
+}
+
+fn error_policy(pool: Arc<UserPool>, error: &Error, pctx: Arc<PoolContext>) -> Action {
+    retry_with_backoff(pool.as_ref(), error, &pctx.ctx, KIND)
+}
