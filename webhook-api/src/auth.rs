@@ -17,7 +17,9 @@ use futures::future::BoxFuture;
 
 use crate::{
     error::AppError,
-    verify::{InvalidToken, RoutePolicy, TokenClaims, Verifier},
+    policy::RoutePolicy,
+    token::{InvalidToken, TokenClaims},
+    verifier::Verifier,
 };
 
 /// The claims of a verified token.

@@ -5,7 +5,7 @@ use std::{collections::BTreeSet, net::SocketAddr, path::PathBuf, time::Duration}
 
 use serde::Deserialize;
 
-use crate::verify::{RoutePolicy, TokenUse};
+use crate::{policy::RoutePolicy, pools::PoolConfig, token::TokenUse};
 
 /// Cognito JWT gate, server-side sign-up, forward-auth and trigger sink.
 #[derive(Debug, Clone, clap::Parser)]
@@ -118,21 +118,6 @@ pub struct Settings {
     /// `origin_jti` values of revoked sessions: their tokens are refused.
     #[serde(default)]
     pub revoked_origin_jtis: BTreeSet<String>,
-}
-
-/// One trusted pool.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PoolConfig {
-    /// `https://cognito-idp.{region}.amazonaws.com/{poolId}`; the
-    /// `https://issuer-cognito-idp...` form of the same pool is trusted as well.
-    pub issuer: String,
-    /// Where to fetch the keys when not at `{issuer}/.well-known/jwks.json` (emulators).
-    #[serde(default)]
-    pub jwks_uri: Option<String>,
-    /// App clients whose tokens are accepted (`client_id` of access tokens, `aud` of id
-    /// tokens).
-    pub client_ids: BTreeSet<String>,
 }
 
 /// What each protected route requires.

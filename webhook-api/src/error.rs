@@ -6,9 +6,9 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use cognito_operator::user_provisioning::ProvisionError;
+use cognito_crds::user_provisioning::{CognitoError, CognitoErrorKind};
 
-use crate::verify::VerifyError;
+use crate::{policy::VerifyError, token::InvalidToken};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -47,15 +47,15 @@ impl AppError {
     }
 }
 
-impl From<ProvisionError> for AppError {
-    fn from(error: ProvisionError) -> Self {
-        match error {
+impl From<CognitoError> for AppError {
+    fn from(error: CognitoError) -> Self {
+        match error.kind {
             // Same answer whatever the reason the name is taken: nothing more is revealed.
-            ProvisionError::UserExists(_) => Self::AccountExists,
-            ProvisionError::InvalidPassword(message) => Self::WeakPassword(message),
-            ProvisionError::InvalidParameter(_) => Self::BadRequest("invalid e-mail or password"),
-            ProvisionError::Throttled(_) => Self::Throttled,
-            other => Self::Internal(other.to_string()),
+            CognitoErrorKind::UserExists => Self::AccountExists,
+            CognitoErrorKind::InvalidPassword(message) => Self::WeakPassword(message),
+            CognitoErrorKind::InvalidParameter(_) => Self::BadRequest("invalid e-mail or password"),
+            CognitoErrorKind::Throttled(_) => Self::Throttled,
+            _ => Self::Internal(error.to_string()),
         }
     }
 }
@@ -105,8 +105,8 @@ impl IntoResponse for AppError {
     }
 }
 
-impl From<crate::verify::InvalidToken> for AppError {
-    fn from(invalid: crate::verify::InvalidToken) -> Self {
+impl From<InvalidToken> for AppError {
+    fn from(invalid: InvalidToken) -> Self {
         Self::Verify(invalid.into())
     }
 }

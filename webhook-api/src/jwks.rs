@@ -16,7 +16,10 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use ring::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use serde::Deserialize;
 
-use crate::{metrics::Metrics, pools::TrustedPool};
+use crate::{
+    metrics::Metrics,
+    pools::{TrustedPool, TrustedPools},
+};
 
 /// Largest JWKS document accepted; Cognito's is about 1 KiB.
 const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -157,6 +160,15 @@ impl JwksCache {
             added.push(pool.issuer.clone());
         }
         added
+    }
+
+    /// Follows `pools`: forgets the issuers no longer trusted and prefetches, in the
+    /// background, the keys of new ones. Needs a Tokio runtime.
+    pub fn follow(self: &Arc<Self>, pools: &TrustedPools) {
+        for issuer in self.sync_pools(&pools.pools()) {
+            let jwks = Arc::clone(self);
+            tokio::spawn(async move { jwks.prefetch(&issuer).await });
+        }
     }
 
     /// True once every known issuer's keys have been fetched at least once.

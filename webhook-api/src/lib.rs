@@ -1,12 +1,17 @@
 //! webhook-api: the seed's API Gateway and Lambdas as one axum service.
 //!
-//! - [`verify`]: the Cognito JWT check, as strict as aws-jwt-verify, with
+//! The token path, lowest first:
+//! - [`token`]: a JWT split and decoded, RS256 with a `kid` only;
+//! - [`policy`]: what a route requires, and the check of verified claims against it;
+//! - [`verifier`]: the whole check, as strict as aws-jwt-verify, with
 //!   [`jwks::JwksCache`] for keys and a bounded cache of verified tokens;
-//! - [`auth`]: that check as the `Claims` extractor and the `RequireToken` layer;
-//! - [`routes`]: `/signup`, `/api/me`, `/auth` (forward-auth), `/triggers`, probes and
-//!   metrics, assembled by [`app`];
+//! - [`auth`]: that check as the `Claims` extractor and the `RequireToken` layer.
+//!
+//! Around it:
 //! - [`pools`] and [`discovery`]: which pools are trusted, from [`config`] or from
-//!   `UserPool` objects in the cluster.
+//!   `UserPool` objects in the cluster;
+//! - [`state`]: what handlers share; [`routes`]: `/signup`, `/api/me`, `/auth`
+//!   (forward-auth), `/triggers`, probes and metrics, assembled by [`app`].
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -15,11 +20,14 @@ pub mod discovery;
 pub mod error;
 pub mod jwks;
 pub mod metrics;
+pub mod policy;
 pub mod pools;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
-pub mod verify;
+pub mod token;
+pub mod trigger_secret;
+pub mod verifier;
 
 use std::net::SocketAddr;
 

@@ -1,13 +1,28 @@
 //! The set of trusted pools: issuers (in both Cognito forms), their JWKS locations and
 //! allowed app clients. Filled from the configuration and, when discovery is on, from
-//! `UserPool` objects; readers take a cheap snapshot.
+//! `UserPool` objects, both as [`PoolConfig`]; readers take a cheap snapshot.
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
     sync::{Arc, RwLock},
 };
 
-use crate::config::PoolConfig;
+use serde::Deserialize;
+
+/// One trusted pool, as the configuration or a `UserPool` status names it.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PoolConfig {
+    /// `https://cognito-idp.{region}.amazonaws.com/{poolId}`; the
+    /// `https://issuer-cognito-idp...` form of the same pool is trusted as well.
+    pub issuer: String,
+    /// Where to fetch the keys when not at `{issuer}/.well-known/jwks.json` (emulators).
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// App clients whose tokens are accepted (`client_id` of access tokens, `aud` of id
+    /// tokens).
+    pub client_ids: BTreeSet<String>,
+}
 
 /// Where a trusted pool came from, so a discovered pool can be removed again.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -17,11 +17,12 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::{
     config::{Cli, ConfigError, RoutePolicies},
+    discovery::PoolDiscovery,
     jwks::JwksCache,
     metrics::Metrics,
     pools::TrustedPools,
-    routes::triggers::TriggerSecret,
-    verify::{Verifier, VerifierSettings},
+    trigger_secret::TriggerSecret,
+    verifier::{Verifier, VerifierSettings},
 };
 
 /// Server-side sign-up into one pool.
@@ -140,18 +141,16 @@ impl AppState {
 
     /// Watches `UserPool` objects and trusts the pools their status describes.
     pub fn spawn_discovery(&self, client: kube::Client, namespace: Option<String>) {
-        tokio::spawn(crate::discovery::watch_user_pools(
-            self.clone(),
-            client,
-            namespace,
-        ));
+        let discovery = PoolDiscovery {
+            pools: Arc::clone(&self.pools),
+            jwks: Arc::clone(&self.jwks),
+            listed: Arc::clone(&self.pools_listed),
+        };
+        tokio::spawn(discovery.watch(client, namespace));
     }
 
     /// Brings the JWKS cache in line with the trusted pools and prefetches new ones.
     pub fn pools_changed(&self) {
-        for issuer in self.jwks.sync_pools(&self.pools.pools()) {
-            let jwks = Arc::clone(&self.jwks);
-            tokio::spawn(async move { jwks.prefetch(&issuer).await });
-        }
+        self.jwks.follow(&self.pools);
     }
 }

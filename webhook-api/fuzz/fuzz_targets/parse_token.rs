@@ -8,8 +8,9 @@ use std::{collections::BTreeSet, sync::LazyLock};
 use libfuzzer_sys::fuzz_target;
 use webhook_api::{
     jwks::{Jwk, SigningKey},
+    policy::{RoutePolicy, check_claims},
     pools::TrustedPool,
-    verify::{RoutePolicy, TokenUse, check_claims, parse_token},
+    token::{TokenUse, parse_token},
 };
 
 static KEY: LazyLock<SigningKey> = LazyLock::new(|| {

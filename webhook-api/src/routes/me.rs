@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::{
     auth::{Claims, bearer_token},
     error::AppError,
-    verify::{TokenClaims, TokenUse, parse_token},
+    token::{TokenClaims, TokenUse, parse_token},
 };
 
 #[derive(Debug, Serialize)]

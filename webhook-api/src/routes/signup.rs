@@ -9,9 +9,7 @@ use axum::{
     extract::{ConnectInfo, State, rejection::JsonRejection},
     http::{StatusCode, request::Parts},
 };
-use cognito_operator::user_provisioning::{
-    MAX_PASSWORD_CHARS, create_user, password_format_problem,
-};
+use cognito_crds::user_provisioning::{MAX_PASSWORD_CHARS, create_user, password_format_problem};
 use serde::{Deserialize, Serialize};
 
 use crate::{error::AppError, state::AppState};

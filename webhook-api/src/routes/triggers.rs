@@ -9,7 +9,6 @@ use axum::{
     response::IntoResponse,
 };
 use serde_json::Value;
-use subtle::ConstantTimeEq;
 
 use crate::{error::AppError, state::AppState};
 
@@ -26,24 +25,6 @@ const SECRET_KEY_PARTS: &[&str] = &[
     "answer",
     "privatechallengeparameters",
 ];
-
-/// The expected secret, kept as a digest so the comparison takes the same time
-/// whatever the length or content of what a caller sends.
-pub struct TriggerSecret(ring::digest::Digest);
-
-impl TriggerSecret {
-    pub fn new(secret: &str) -> Self {
-        Self(digest(secret.as_bytes()))
-    }
-
-    fn matches(&self, offered: &[u8]) -> bool {
-        self.0.as_ref().ct_eq(digest(offered).as_ref()).into()
-    }
-}
-
-fn digest(bytes: &[u8]) -> ring::digest::Digest {
-    ring::digest::digest(&ring::digest::SHA256, bytes)
-}
 
 pub async fn triggers(
     State(state): State<AppState>,
@@ -123,14 +104,5 @@ mod tests {
         );
         assert_eq!(event["request"]["session"][0]["challengeResult"], true);
         assert_eq!(event["triggerSource"], "CustomMessage_SignUp");
-    }
-
-    #[test]
-    fn secret_comparison_is_exact() {
-        let secret = TriggerSecret::new("s3cret");
-        assert!(secret.matches(b"s3cret"));
-        assert!(!secret.matches(b"s3cre"));
-        assert!(!secret.matches(b"s3cret "));
-        assert!(!secret.matches(b""));
     }
 }

@@ -1,0 +1,271 @@
+//! A Cognito JWT as text: splitting, base64url and JSON decoding of a compact JWS, and
+//! the claims the service reads. Nothing here checks a signature or a claim's value.
+//!
+//! Strictness follows awslabs' aws-jwt-verify: RS256 only, `kid` required, no critical
+//! header extensions, `exp` required.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+
+/// Longer bearer values are refused before any decoding; Cognito tokens are 1-4 KiB.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenUse {
+    Access,
+    Id,
+}
+
+/// The claims of a Cognito access or id token that the service uses.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TokenClaims {
+    pub iss: String,
+    pub sub: String,
+    pub token_use: TokenUse,
+    pub exp: u64,
+    #[serde(default)]
+    pub nbf: Option<u64>,
+    /// App client of an access token.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// App client of an id token.
+    #[serde(default)]
+    pub aud: Option<Audience>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default, rename = "cognito:username")]
+    pub cognito_username: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default, rename = "cognito:groups")]
+    pub groups: Vec<String>,
+    /// Space-separated OAuth scopes.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Identifies the sign-in session: revoking it revokes every token issued from it.
+    #[serde(default)]
+    pub origin_jti: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl TokenClaims {
+    /// `username` of access tokens, `cognito:username` of id tokens.
+    pub fn user_name(&self) -> &str {
+        self.username
+            .as_deref()
+            .or(self.cognito_username.as_deref())
+            .unwrap_or(&self.sub)
+    }
+
+    /// The app client the token was issued to: `client_id` of access tokens, the single
+    /// `aud` of id tokens.
+    pub(crate) fn client(&self) -> Option<&str> {
+        match self.token_use {
+            TokenUse::Access => self.client_id.as_deref(),
+            TokenUse::Id => match &self.aud {
+                Some(Audience::One(aud)) => Some(aud),
+                // Cognito never issues several audiences; refuse what it would not sign.
+                Some(Audience::Many(_)) | None => None,
+            },
+        }
+    }
+
+    pub(crate) fn has_scope(&self, wanted: &str) -> bool {
+        self.scope
+            .as_deref()
+            .is_some_and(|scopes| scopes.split(' ').any(|scope| scope == wanted))
+    }
+}
+
+/// Why a token is not accepted at all (401). The text is the `error_description`: fixed
+/// words, never anything taken from the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidToken {
+    #[error("missing bearer token")]
+    Missing,
+    #[error("malformed token")]
+    Malformed,
+    #[error("unsupported algorithm")]
+    UnsupportedAlgorithm,
+    #[error("missing kid")]
+    MissingKid,
+    #[error("untrusted issuer")]
+    UntrustedIssuer,
+    #[error("unknown signing key")]
+    UnknownKey,
+    #[error("invalid signature")]
+    BadSignature,
+    #[error("wrong token_use for this route")]
+    WrongTokenUse,
+    #[error("client not allowed")]
+    ClientNotAllowed,
+    #[error("token expired")]
+    Expired,
+    #[error("token not yet valid")]
+    NotYetValid,
+    #[error("token revoked")]
+    Revoked,
+}
+
+#[derive(Debug, Deserialize)]
+struct Header {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    /// Critical extensions must be understood; this verifier understands none.
+    #[serde(default)]
+    crit: Option<serde_json::Value>,
+}
+
+/// A token split and decoded, signature not yet checked.
+#[derive(Debug)]
+pub struct UnverifiedToken<'a> {
+    pub kid: String,
+    pub claims: TokenClaims,
+    /// `header.payload`, the bytes the signature covers.
+    pub signed: &'a [u8],
+    pub signature: Vec<u8>,
+}
+
+/// Splits and decodes a compact JWS, refusing anything but an RS256 token with a `kid`.
+pub fn parse_token(token: &str) -> Result<UnverifiedToken<'_>, InvalidToken> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(InvalidToken::Malformed);
+    }
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(InvalidToken::Malformed);
+    };
+    let decode = |part: &str| {
+        URL_SAFE_NO_PAD
+            .decode(part)
+            .map_err(|_| InvalidToken::Malformed)
+    };
+    let header: Header =
+        serde_json::from_slice(&decode(header)?).map_err(|_| InvalidToken::Malformed)?;
+    // Before anything else: "none", HS256 (key confusion) and every other algorithm.
+    if header.alg != "RS256" || header.crit.is_some() {
+        return Err(InvalidToken::UnsupportedAlgorithm);
+    }
+    let kid = header.kid.ok_or(InvalidToken::MissingKid)?;
+    let claims: TokenClaims =
+        serde_json::from_slice(&decode(payload)?).map_err(|_| InvalidToken::Malformed)?;
+    let signature = decode(signature)?;
+    if signature.is_empty() {
+        return Err(InvalidToken::BadSignature);
+    }
+    Ok(UnverifiedToken {
+        kid,
+        claims,
+        signed: &token.as_bytes()[..header_and_payload_len(token)],
+        signature,
+    })
+}
+
+fn header_and_payload_len(token: &str) -> usize {
+    token.rfind('.').unwrap_or(token.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// The base64url of `sig`.
+    const SIGNATURE: &str = "c2ln";
+
+    fn encode(json: Value) -> String {
+        URL_SAFE_NO_PAD.encode(json.to_string())
+    }
+
+    fn token(header: Value, claims: Value, signature: &str) -> String {
+        format!("{}.{}.{signature}", encode(header), encode(claims))
+    }
+
+    /// The header of a token Cognito would sign.
+    fn rs256() -> Value {
+        json!({"alg": "RS256", "kid": "k"})
+    }
+
+    fn valid_claims_json() -> Value {
+        json!({
+            "iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_x",
+            "sub": "s", "token_use": "access", "exp": 1_800_000_000, "client_id": "client-a"
+        })
+    }
+
+    /// Parses a token made of these parts; only the verdict matters.
+    fn parse(header: Value, claims: Value, signature: &str) -> Result<(), InvalidToken> {
+        parse_token(&token(header, claims, signature)).map(|_| ())
+    }
+
+    #[test]
+    fn parsing_refuses_other_algorithms_missing_kid_and_bad_encoding() {
+        assert_eq!(parse(rs256(), valid_claims_json(), SIGNATURE), Ok(()));
+        for alg in ["none", "HS256", "RS384", "PS256", "ES256", "rs256"] {
+            let header = json!({"alg": alg, "kid": "k"});
+            assert_eq!(
+                parse(header, valid_claims_json(), SIGNATURE),
+                Err(InvalidToken::UnsupportedAlgorithm),
+                "{alg}"
+            );
+        }
+        let without_kid = json!({"alg": "RS256"});
+        assert_eq!(
+            parse(without_kid, valid_claims_json(), SIGNATURE),
+            Err(InvalidToken::MissingKid)
+        );
+        let critical = json!({"alg": "RS256", "kid": "k", "crit": ["b64"]});
+        assert_eq!(
+            parse(critical, valid_claims_json(), SIGNATURE),
+            Err(InvalidToken::UnsupportedAlgorithm)
+        );
+        let good = token(rs256(), valid_claims_json(), SIGNATURE);
+        for malformed in [
+            "",
+            "a.b",
+            "a.b.c.d",
+            &format!("{good}="),
+            &format!("{good}.x"),
+            &good.replacen('.', ".!", 1),
+        ] {
+            assert!(parse_token(malformed).is_err(), "{malformed}");
+        }
+        assert_eq!(
+            parse(rs256(), valid_claims_json(), ""),
+            Err(InvalidToken::BadSignature)
+        );
+        let mut without_exp = valid_claims_json();
+        without_exp.as_object_mut().map(|o| o.remove("exp"));
+        assert_eq!(
+            parse(rs256(), without_exp, SIGNATURE),
+            Err(InvalidToken::Malformed)
+        );
+        assert_eq!(
+            parse_token(&"a".repeat(MAX_TOKEN_BYTES + 1)).map(|_| ()),
+            Err(InvalidToken::Malformed)
+        );
+    }
+
+    #[test]
+    fn the_signed_part_is_header_and_payload() {
+        let text = token(rs256(), valid_claims_json(), SIGNATURE);
+        let parsed = parse_token(&text).expect("parses");
+        assert_eq!(
+            parsed.signed,
+            text.rsplit_once('.').expect("dots").0.as_bytes()
+        );
+        assert_eq!(parsed.signature, b"sig");
+        assert_eq!(parsed.kid, "k");
+    }
+}
