@@ -10,6 +10,7 @@ use aws_config::{BehaviorVersion, Region, timeout::TimeoutConfig};
 use aws_sdk_cognitoidentityprovider::{
     Client,
     error::{ProvideErrorMetadata, SdkError},
+    operation::initiate_auth::InitiateAuthOutput,
     types::{AuthFlowType, AuthenticationResultType, ChallengeNameType},
 };
 
@@ -96,15 +97,12 @@ impl Cognito {
     /// `USER_PASSWORD_AUTH`: the password goes to Cognito (over TLS).
     pub async fn sign_in_with_password(&self, username: &str, password: &str) -> Result<Issued> {
         let output = self
-            .sdk
-            .initiate_auth()
-            .client_id(&self.client_id)
-            .auth_flow(AuthFlowType::UserPasswordAuth)
-            .auth_parameters("USERNAME", username)
-            .auth_parameters("PASSWORD", password)
-            .send()
-            .await
-            .map_err(|error| classify(error, Call::SignIn))?;
+            .initiate_auth(
+                AuthFlowType::UserPasswordAuth,
+                &[("USERNAME", username), ("PASSWORD", password)],
+                Call::SignIn,
+            )
+            .await?;
         issued(output.authentication_result(), output.challenge_name())
     }
 
@@ -119,15 +117,12 @@ impl Cognito {
         srp::pool_name(user_pool_id).map_err(|error| Error::Config(error.to_string()))?;
         let ephemeral = srp::Ephemeral::random();
         let start = self
-            .sdk
-            .initiate_auth()
-            .client_id(&self.client_id)
-            .auth_flow(AuthFlowType::UserSrpAuth)
-            .auth_parameters("USERNAME", username)
-            .auth_parameters("SRP_A", ephemeral.public_hex())
-            .send()
-            .await
-            .map_err(|error| classify(error, Call::SignIn))?;
+            .initiate_auth(
+                AuthFlowType::UserSrpAuth,
+                &[("USERNAME", username), ("SRP_A", &ephemeral.public_hex())],
+                Call::SignIn,
+            )
+            .await?;
         if start.challenge_name() != Some(&ChallengeNameType::PasswordVerifier) {
             return issued(start.authentication_result(), start.challenge_name());
         }
@@ -173,15 +168,31 @@ impl Cognito {
     /// `REFRESH_TOKEN_AUTH`: new access and id tokens.
     pub async fn refresh(&self, refresh_token: &str) -> Result<Issued> {
         let output = self
+            .initiate_auth(
+                AuthFlowType::RefreshTokenAuth,
+                &[("REFRESH_TOKEN", refresh_token)],
+                Call::Refresh,
+            )
+            .await?;
+        issued(output.authentication_result(), output.challenge_name())
+    }
+
+    /// `InitiateAuth` for this app client, the first (often only) step of every flow.
+    async fn initiate_auth(
+        &self,
+        flow: AuthFlowType,
+        parameters: &[(&str, &str)],
+        call: Call,
+    ) -> Result<InitiateAuthOutput> {
+        let mut request = self
             .sdk
             .initiate_auth()
             .client_id(&self.client_id)
-            .auth_flow(AuthFlowType::RefreshTokenAuth)
-            .auth_parameters("REFRESH_TOKEN", refresh_token)
-            .send()
-            .await
-            .map_err(|error| classify(error, Call::Refresh))?;
-        issued(output.authentication_result(), output.challenge_name())
+            .auth_flow(flow);
+        for (name, value) in parameters {
+            request = request.auth_parameters(*name, *value);
+        }
+        request.send().await.map_err(|error| classify(error, call))
     }
 
     /// `RevokeToken`: the refresh token, and the tokens it issued, stop working.
