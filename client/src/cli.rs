@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
 
 /// Sign up, sign in to AWS Cognito and call routes protected by its tokens.
 ///
@@ -18,8 +19,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Where to sign in and what to call; each is optional here and may come from the
-/// profile file instead.
+/// Which profile to use, and values that override its own.
 #[derive(Debug, Clone, Default, Args)]
 pub struct SettingsArgs {
     /// Profile: a table in the profile file, with its own token cache.
@@ -35,6 +35,16 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "COGNITO_CLIENT_CONFIG")]
     pub config: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub values: ProfileValues,
+}
+
+/// Where to sign in and what to call; each is optional as a flag or environment
+/// variable and may come from the profile's table in the profile file instead, under
+/// the flag's name (`user-pool-id = "..."`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ProfileValues {
     /// AWS region of the user pool [default: the pool id's prefix, then the AWS
     /// configuration].
     #[arg(long, global = true, env = "COGNITO_CLIENT_REGION")]
@@ -153,7 +163,7 @@ mod tests {
             "abc",
             "--password-stdin",
         ]);
-        assert_eq!(cli.settings.client_id.as_deref(), Some("abc"));
+        assert_eq!(cli.settings.values.client_id.as_deref(), Some("abc"));
         let Command::SignIn(args) = cli.command else {
             panic!("sign-in parsed as {:?}", cli.command);
         };

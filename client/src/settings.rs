@@ -15,25 +15,13 @@
 use std::{collections::BTreeMap, path::PathBuf};
 
 use etcetera::BaseStrategy;
-use serde::Deserialize;
 
 use crate::{
-    cli::SettingsArgs,
+    cli::{ProfileValues, SettingsArgs},
     error::{Error, Result},
 };
 
 const APP_DIR: &str = "cognito-client";
-
-/// One profile's table in the profile file.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-struct ProfileEntry {
-    region: Option<String>,
-    user_pool_id: Option<String>,
-    client_id: Option<String>,
-    api_url: Option<String>,
-    aws_endpoint: Option<String>,
-}
 
 /// Everything a command may need, resolved once.
 #[derive(Debug, Clone)]
@@ -43,11 +31,7 @@ pub struct Settings {
     config_file: PathBuf,
     /// `$XDG_CONFIG_HOME/cognito-client`.
     app_dir: PathBuf,
-    region: Option<String>,
-    user_pool_id: Option<String>,
-    client_id: Option<String>,
-    api_url: Option<String>,
-    aws_endpoint: Option<String>,
+    values: ProfileValues,
 }
 
 impl Settings {
@@ -85,7 +69,7 @@ impl Settings {
         app_dir: PathBuf,
     ) -> Result<Self> {
         validate_profile_name(&args.profile)?;
-        let mut profiles: BTreeMap<String, ProfileEntry> = match file_text {
+        let mut profiles: BTreeMap<String, ProfileValues> = match file_text {
             Some(text) => toml::from_str(text).map_err(|error| {
                 // toml's own Display quotes the file over several lines: keep one.
                 let line = error
@@ -101,17 +85,8 @@ impl Settings {
             None => BTreeMap::new(),
         };
         let file = profiles.remove(&args.profile).unwrap_or_default();
-        let pick = |flag: &Option<String>, file: Option<String>| {
-            flag.clone()
-                .or(file)
-                .filter(|value| !value.trim().is_empty())
-        };
         Ok(Self {
-            region: pick(&args.region, file.region),
-            user_pool_id: pick(&args.user_pool_id, file.user_pool_id),
-            client_id: pick(&args.client_id, file.client_id),
-            api_url: pick(&args.api_url, file.api_url),
-            aws_endpoint: pick(&args.aws_endpoint, file.aws_endpoint),
+            values: flags_over_file(&args.values, file),
             profile: args.profile.clone(),
             config_file,
             app_dir,
@@ -121,8 +96,8 @@ impl Settings {
     /// The region to call Cognito in: explicit, else the pool id's prefix; `None` leaves
     /// it to the AWS configuration (`AWS_REGION`, `~/.aws/config`).
     pub fn region(&self) -> Option<String> {
-        self.region.clone().or_else(|| {
-            let pool_id = self.user_pool_id.as_deref()?;
+        self.values.region.clone().or_else(|| {
+            let pool_id = self.values.user_pool_id.as_deref()?;
             let (region, _) = pool_id.split_once('_')?;
             (!region.is_empty()).then(|| region.to_owned())
         })
@@ -130,12 +105,12 @@ impl Settings {
 
     /// The Cognito endpoint, when not AWS's (emulators).
     pub fn aws_endpoint(&self) -> Option<&str> {
-        self.aws_endpoint.as_deref()
+        self.values.aws_endpoint.as_deref()
     }
 
     pub fn user_pool_id(&self) -> Result<&str> {
         self.required(
-            self.user_pool_id.as_deref(),
+            self.values.user_pool_id.as_deref(),
             "user pool id (needed for SRP; or use --auth-flow password)",
             "--user-pool-id",
             "COGNITO_CLIENT_USER_POOL_ID",
@@ -145,7 +120,7 @@ impl Settings {
 
     pub fn client_id(&self) -> Result<&str> {
         self.required(
-            self.client_id.as_deref(),
+            self.values.client_id.as_deref(),
             "app client id",
             "--client-id",
             "COGNITO_CLIENT_CLIENT_ID",
@@ -155,7 +130,7 @@ impl Settings {
 
     pub fn api_url(&self) -> Result<&str> {
         self.required(
-            self.api_url.as_deref(),
+            self.values.api_url.as_deref(),
             "API URL",
             "--api-url",
             "COGNITO_CLIENT_API_URL",
@@ -185,6 +160,22 @@ impl Settings {
                 self.config_file.display()
             ))
         })
+    }
+}
+
+/// Each value the flags or environment set, else the file's; a blank value is unset.
+fn flags_over_file(flags: &ProfileValues, file: ProfileValues) -> ProfileValues {
+    let pick = |flag: &Option<String>, file: Option<String>| {
+        flag.clone()
+            .or(file)
+            .filter(|value| !value.trim().is_empty())
+    };
+    ProfileValues {
+        region: pick(&flags.region, file.region),
+        user_pool_id: pick(&flags.user_pool_id, file.user_pool_id),
+        client_id: pick(&flags.client_id, file.client_id),
+        api_url: pick(&flags.api_url, file.api_url),
+        aws_endpoint: pick(&flags.aws_endpoint, file.aws_endpoint),
     }
 }
 
@@ -240,7 +231,7 @@ aws-endpoint = "http://127.0.0.1:5055"
     #[test]
     fn flags_and_environment_win_over_the_file() {
         let mut args = args("default");
-        args.client_id = Some("from-flag".into());
+        args.values.client_id = Some("from-flag".into());
         let settings = resolve(&args, Some(FILE)).expect("valid");
         assert_eq!(settings.client_id().ok(), Some("from-flag"));
         assert_eq!(settings.user_pool_id().ok(), Some("eu-west-1_AbC"));
