@@ -88,15 +88,21 @@ pub fn password_format_problem(password: &str) -> Option<&'static str> {
     }
 }
 
-/// Creates `username` with `attributes` and makes `password` its permanent password.
+/// A user to create: its name, attributes and (permanent) password.
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub attributes: Vec<AttributeType>,
+    pub password: &'a str,
+}
+
+/// Creates `user` in the pool and makes its password permanent.
 pub async fn create_user(
     cognito: &Client,
     user_pool_id: &str,
-    username: &str,
-    attributes: Vec<AttributeType>,
-    password: &str,
+    user: NewUser<'_>,
 ) -> Result<UserType, CognitoError> {
-    let created = create_suppressed(cognito, user_pool_id, username, attributes, password).await?;
+    let (username, password) = (user.username, user.password);
+    let created = create_suppressed(cognito, user_pool_id, user).await?;
     set_permanent_password(cognito, user_pool_id, username, password).await?;
     Ok(created)
 }
@@ -108,16 +114,14 @@ pub async fn create_user(
 pub async fn create_suppressed(
     cognito: &Client,
     user_pool_id: &str,
-    username: &str,
-    attributes: Vec<AttributeType>,
-    password: &str,
+    user: NewUser<'_>,
 ) -> Result<UserType, CognitoError> {
     let created = cognito
         .admin_create_user()
         .user_pool_id(user_pool_id)
-        .username(username)
-        .set_user_attributes(Some(attributes))
-        .temporary_password(password)
+        .username(user.username)
+        .set_user_attributes(Some(user.attributes))
+        .temporary_password(user.password)
         .message_action(MessageActionType::Suppress)
         .send()
         .await

@@ -15,10 +15,7 @@ set -euo pipefail
 
 # shellcheck source=tests/env/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../tests/env/common.sh"
-USERS="${USERS:-1000}"
-RESYNC="${RESYNC:-60}"
-TIMEOUT="${TIMEOUT:-1800}"
-METRICS_PORT="${METRICS_PORT:-18481}"
+: "${USERS:=1000}" "${RESYNC:=60}" "${TIMEOUT:=1800}" "${METRICS_PORT:=18481}"
 PASSWORD="Bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')-Pw1"
 export BENCH_PASSWORD="$PASSWORD"
 

@@ -15,12 +15,9 @@ use std::time::Duration;
 
 use cognito_crds::{
     AppUser, AppUserStatus,
-    user_provisioning::{CognitoError, CognitoErrorKind, password_format_problem},
+    user_provisioning::{CognitoError, CognitoErrorKind, NewUser, password_format_problem},
 };
-use kube::{
-    Api, ResourceExt,
-    runtime::{controller::Action, events::EventType},
-};
+use kube::{Api, ResourceExt, runtime::controller::Action};
 
 use super::{
     attributes::{self, DesiredUser, ObservedUser},
@@ -35,7 +32,7 @@ use crate::{
     reconcile::{
         conditions::{READY, SYNCED, is_true, reasons},
         outcome::pending_request,
-        report::StatusDraft,
+        report::{StatusDraft, normal, warning},
     },
     runtime::context::Context,
 };
@@ -136,12 +133,7 @@ impl<'a> Reconciler<'a> {
             Err(message) => {
                 if self.draft.fail(reasons::WAITING_FOR_POOL, &message) {
                     self.draft
-                        .event(
-                            EventType::Normal,
-                            "WaitingForUserPool",
-                            "Reconcile",
-                            &message,
-                        )
+                        .event(normal("WaitingForUserPool", "Reconcile"), &message)
                         .await;
                 }
                 self.draft.write_if_changed(&self.original).await?;
@@ -188,12 +180,7 @@ impl<'a> Reconciler<'a> {
                 reference.key, reference.name
             );
             self.draft
-                .event(
-                    EventType::Normal,
-                    "PasswordGenerated",
-                    "GeneratePassword",
-                    &note,
-                )
+                .event(normal("PasswordGenerated", "GeneratePassword"), &note)
                 .await;
         }
         let (password, version) = match source {
@@ -261,14 +248,16 @@ impl<'a> Reconciler<'a> {
                 self.username
             );
             self.draft
-                .event(EventType::Warning, "UserRecreated", "Create", &note)
+                .event(warning("UserRecreated", "Create"), &note)
                 .await;
         }
         tracing::info!(pool = %pool_id, "creating the Cognito user");
-        let error = match directory
-            .create(&self.username, self.desired.attribute_types(), password)
-            .await
-        {
+        let new_user = NewUser {
+            username: &self.username,
+            attributes: self.desired.attribute_types(),
+            password,
+        };
+        let error = match directory.create(new_user).await {
             Ok(user) => {
                 self.record_user(&user, &pool_id);
                 // Record the ids before the next call that can fail.
@@ -290,9 +279,7 @@ impl<'a> Reconciler<'a> {
                 };
                 tracing::info!(pool = %pool_id, "adopting the existing Cognito user");
                 let note = format!("adopted the existing Cognito user {}", self.username);
-                self.draft
-                    .event(EventType::Normal, "Adopted", "Create", &note)
-                    .await;
+                self.draft.event(normal("Adopted", "Create"), &note).await;
                 self.record_user(&user, &pool_id);
                 Ok(Ok((Some(user), false)))
             }
@@ -330,7 +317,7 @@ impl<'a> Reconciler<'a> {
                         self.user.spec.password_secret_ref.name
                     );
                     self.draft
-                        .event(EventType::Normal, "PasswordApplied", "SetPassword", &note)
+                        .event(normal("PasswordApplied", "SetPassword"), &note)
                         .await;
                 }
                 Ok(Ok(()))
@@ -376,7 +363,7 @@ impl<'a> Reconciler<'a> {
         }
         if !changes.is_empty() && !created {
             self.draft
-                .event(EventType::Normal, "Updated", "Update", &changes.summary())
+                .event(normal("Updated", "Update"), &changes.summary())
                 .await;
         }
         Ok(Ok(()))
@@ -403,15 +390,11 @@ impl<'a> Reconciler<'a> {
                 "created Cognito user {} with a permanent password",
                 self.username
             );
-            self.draft
-                .event(EventType::Normal, "Created", "Create", &note)
-                .await;
+            self.draft.event(normal("Created", "Create"), &note).await;
         } else if !was_ready {
             self.draft
                 .event(
-                    EventType::Normal,
-                    "Ready",
-                    "Reconcile",
+                    normal("Ready", "Reconcile"),
                     "the user can sign in as declared",
                 )
                 .await;

@@ -8,7 +8,7 @@ use aws_sdk_cognitoidentityprovider::{
     error::{ProvideErrorMetadata, SdkError},
     types::AttributeType,
 };
-use cognito_crds::user_provisioning::{self, CognitoError, CognitoErrorKind};
+use cognito_crds::user_provisioning::{self, CognitoError, CognitoErrorKind, NewUser};
 
 use super::attributes::ObservedUser;
 use crate::runtime::{
@@ -76,22 +76,10 @@ impl UserDirectory {
             .map_err(|e| CognitoError::from_sdk(operation, e))
     }
 
-    /// `AdminCreateUser` (suppressed, `password` as the temporary password).
-    pub async fn create(
-        &self,
-        username: &str,
-        attributes: Vec<AttributeType>,
-        password: &str,
-    ) -> Result<ObservedUser> {
+    /// `AdminCreateUser` (suppressed, the password as the temporary password).
+    pub async fn create(&self, user: NewUser<'_>) -> Result<ObservedUser> {
         self.wait_for_quota("AdminCreateUser").await;
-        let user = user_provisioning::create_suppressed(
-            &self.cognito,
-            &self.pool_id,
-            username,
-            attributes,
-            password,
-        )
-        .await?;
+        let user = user_provisioning::create_suppressed(&self.cognito, &self.pool_id, user).await?;
         let mut observed = ObservedUser::from_user_type(&user);
         // A new user belongs to no group.
         observed.groups = Some(BTreeSet::new());

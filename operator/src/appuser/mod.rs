@@ -39,7 +39,7 @@ use crate::{
     error::{Error, Result},
     reconcile::{
         conditions::{self, READY},
-        finalizer::guarded,
+        finalizer::reconcile_guarded,
         outcome::retry_with_backoff,
     },
     runtime::context::Context,
@@ -166,22 +166,15 @@ fn users_where(store: &Store<AppUser>, keep: impl Fn(&AppUser) -> bool) -> Vec<O
     fields(kind = KIND, namespace = user.namespace().unwrap_or_default(), name = user.name_any())
 )]
 async fn reconcile(user: Arc<AppUser>, uctx: Arc<UserContext>) -> Result<Action> {
-    let ctx = &uctx.ctx;
-    let _timer = ctx.metrics.reconcile(KIND);
-    let namespace = user
-        .namespace()
-        .ok_or(Error::MissingObjectKey("namespace"))?;
-    let api = Api::<AppUser>::namespaced(ctx.client.clone(), &namespace);
-    let action = guarded(
+    reconcile_guarded(
         user.as_ref(),
-        &api,
+        &uctx.ctx,
+        KIND,
         FINALIZER,
-        async || Reconciler::new(&user, &uctx, api.clone())?.apply().await,
-        async || cleanup::cleanup(&user, &uctx).await,
+        async |api| Reconciler::new(&user, &uctx, api)?.apply().await,
+        async |_| cleanup::cleanup(&user, &uctx).await,
     )
-    .await?;
-    ctx.record_success(&user.uid().unwrap_or_default());
-    Ok(action)
+    .await
 }
 
 fn error_policy(user: Arc<AppUser>, error: &Error, uctx: Arc<UserContext>) -> Action {

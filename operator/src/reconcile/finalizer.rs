@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use k8s_openapi::NamespaceResourceScope;
 use kube::{
     Api, Resource, ResourceExt,
     api::{Patch, PatchParams},
@@ -11,7 +12,10 @@ use kube::{
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::error::Result;
+use crate::{
+    error::{Error, Result},
+    runtime::context::Context,
+};
 
 /// Where a cleanup stands.
 pub enum Cleanup {
@@ -21,9 +25,43 @@ pub enum Cleanup {
     NotYet(Action),
 }
 
+/// One reconcile of a namespaced `object` as both controllers run it: timed, with
+/// `finalizer` guarding its deletion policy, and its failures in a row forgotten once it
+/// succeeds. `apply` and `cleanup` get the object's namespaced API.
+pub async fn reconcile_guarded<K>(
+    object: &K,
+    ctx: &Context,
+    kind: &'static str,
+    finalizer: &str,
+    apply: impl AsyncFnOnce(Api<K>) -> Result<Action>,
+    cleanup: impl AsyncFnOnce(Api<K>) -> Result<Cleanup>,
+) -> Result<Action>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let _timer = ctx.metrics.reconcile(kind);
+    let namespace = object
+        .namespace()
+        .ok_or(Error::MissingObjectKey("namespace"))?;
+    let api = Api::<K>::namespaced(ctx.client.clone(), &namespace);
+    let action = guarded(
+        object,
+        &api,
+        finalizer,
+        async || apply(api.clone()).await,
+        async || cleanup(api.clone()).await,
+    )
+    .await?;
+    ctx.record_success(&object.uid().unwrap_or_default());
+    Ok(action)
+}
+
 /// Runs `cleanup` for an object being deleted, else makes sure `finalizer` is present
 /// before `apply` runs.
-pub async fn guarded<K>(
+async fn guarded<K>(
     object: &K,
     api: &Api<K>,
     finalizer: &str,

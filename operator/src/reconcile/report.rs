@@ -13,6 +13,31 @@ use super::{
 };
 use crate::{error::Result, runtime::context::Context};
 
+/// What an Event says besides its note: its type, reason and action.
+pub struct Notice<'s> {
+    type_: EventType,
+    reason: &'s str,
+    action: &'s str,
+}
+
+/// A Normal Event's `reason` for `action`.
+pub fn normal<'s>(reason: &'s str, action: &'s str) -> Notice<'s> {
+    Notice {
+        type_: EventType::Normal,
+        reason,
+        action,
+    }
+}
+
+/// A Warning Event's `reason` for `action`.
+pub fn warning<'s>(reason: &'s str, action: &'s str) -> Notice<'s> {
+    Notice {
+        type_: EventType::Warning,
+        reason,
+        action,
+    }
+}
+
 /// The status a reconcile builds, starting from the newest one known.
 pub struct StatusDraft<'a, K, S> {
     pub object: &'a K,
@@ -75,8 +100,27 @@ where
         conditions::differ(&before, self.status.conditions())
     }
 
-    pub async fn event(&self, type_: EventType, reason: &str, action: &str, note: &str) {
-        publish(self.ctx, self.object, type_, reason, action, note).await;
+    pub async fn event(&self, notice: Notice<'_>, note: &str) {
+        publish(
+            self.ctx,
+            self.object,
+            notice.type_,
+            notice.reason,
+            notice.action,
+            note,
+        )
+        .await;
+    }
+
+    /// Sets condition `type_` and publishes `notice` with the same message.
+    pub async fn set_and_publish(
+        &mut self,
+        (type_, ok, reason): (&str, bool, &str),
+        notice: Notice<'_>,
+        message: &str,
+    ) {
+        self.set(type_, ok, reason, message);
+        self.event(notice, message).await;
     }
 
     /// Fails Ready and Synced for `reason`, publishes a Warning Event when that is news,
@@ -89,8 +133,7 @@ where
         message: &str,
     ) -> Result<()> {
         if self.fail(reason, message) {
-            self.event(EventType::Warning, reason, action, message)
-                .await;
+            self.event(warning(reason, action), message).await;
         }
         self.write_if_changed(original).await
     }

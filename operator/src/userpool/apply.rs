@@ -6,13 +6,13 @@
 use std::time::Duration;
 
 use cognito_crds::{UserPool, UserPoolStatus};
-use kube::{Api, ResourceExt, runtime::controller::Action, runtime::events::EventType};
+use kube::{Api, ResourceExt, runtime::controller::Action};
 
 use super::{
     connection_secret,
     decide::{self, AfterCheck, CreateOnly, Phase, Step},
     placement::{self, Ownership},
-    stack::{ObservedStack, Stacks},
+    stack::{ObservedStack, StackBody, Stacks},
     template::{self, CreateOnlySettings, StackTemplate, TemplateInputs},
 };
 use crate::{
@@ -20,7 +20,7 @@ use crate::{
     reconcile::{
         conditions::{READY, SYNCED, reasons},
         outcome::pending_request,
-        report::StatusDraft,
+        report::{StatusDraft, normal, warning},
         status::StatusMemory,
     },
     runtime::context::Context,
@@ -110,7 +110,7 @@ impl<'a> Reconciler<'a> {
                 self.draft
                     .set(SYNCED, false, reasons::CREATE_ONLY_CHANGE, &message);
                 self.draft
-                    .event(EventType::Warning, "Refused", "Refuse", &message)
+                    .event(warning("Refused", "Refuse"), &message)
                     .await;
                 self.draft.write().await?;
                 return Ok(Action::await_change());
@@ -130,9 +130,7 @@ impl<'a> Reconciler<'a> {
             Ownership::Refused(reason, message) => {
                 self.draft.status.stack_status = Some(stack.status.clone());
                 self.draft.fail(reason, &message);
-                self.draft
-                    .event(EventType::Warning, reason, "Refuse", &message)
-                    .await;
+                self.draft.event(warning(reason, "Refuse"), &message).await;
                 self.draft.write().await?;
                 return Ok(Action::await_change());
             }
@@ -173,28 +171,16 @@ impl<'a> Reconciler<'a> {
                 Ok(Action::requeue(self.ctx.next_poll(&self.uid)))
             }
             Step::ReportBroken => {
-                let message = self.failure_message(&stack).await?;
-                self.draft.fail(reasons::STACK_BROKEN, &message);
-                if news {
-                    self.draft
-                        .event(EventType::Warning, "Failed", "Reconcile", &message)
-                        .await;
-                }
-                self.draft.write().await?;
-                Ok(Action::requeue(self.ctx.settings.resync_interval))
+                let retry = Action::requeue(self.ctx.settings.resync_interval);
+                let failure = (reasons::STACK_BROKEN, "Reconcile", news);
+                self.report_failure(&stack, failure, retry).await
             }
             Step::ReportCreateFailed => {
                 // No pool exists, so no create-only setting binds the next spec.
                 self.draft.status.applied_create_only = None;
-                let message = self.failure_message(&stack).await?;
-                self.draft.fail(reasons::CREATE_FAILED, &message);
-                if news {
-                    self.draft
-                        .event(EventType::Warning, "Failed", "Create", &message)
-                        .await;
-                }
-                self.draft.write().await?;
-                Ok(Action::await_change())
+                let failure = (reasons::CREATE_FAILED, "Create", news);
+                self.report_failure(&stack, failure, Action::await_change())
+                    .await
             }
             Step::DeleteFailedCreate => {
                 tracing::info!(stack = %self.stack_name, "deleting the stack of a failed create, to create it again");
@@ -202,7 +188,7 @@ impl<'a> Reconciler<'a> {
                 let message = "deleting the stack left by a failed create, to create it again";
                 self.draft.set(SYNCED, false, reasons::RECREATING, message);
                 self.draft
-                    .event(EventType::Normal, "Recreating", "Delete", message)
+                    .event(normal("Recreating", "Delete"), message)
                     .await;
                 self.draft.write().await?;
                 Ok(Action::requeue(POLL))
@@ -226,6 +212,13 @@ impl<'a> Reconciler<'a> {
         )
     }
 
+    fn stack_body(&self, template: &StackTemplate) -> StackBody {
+        StackBody {
+            template: template.to_json(),
+            tags: placement::stack_tags(self.pool, &self.namespace, &self.uid),
+        }
+    }
+
     async fn create(
         mut self,
         template: &StackTemplate,
@@ -236,11 +229,7 @@ impl<'a> Reconciler<'a> {
         tracing::info!(stack = %self.stack_name, region = %self.region, recreating, "creating stack");
         let id = self
             .stacks
-            .create(
-                &self.stack_name,
-                &template.to_json(),
-                &placement::stack_tags(self.pool, &self.namespace, &self.uid),
-            )
+            .create(&self.stack_name, &self.stack_body(template))
             .await?;
         // Record the id at once: the next reconcile must find this stack, not make another.
         let status = &mut self.draft.status;
@@ -260,11 +249,11 @@ impl<'a> Reconciler<'a> {
                 self.stack_name
             );
             self.draft
-                .event(EventType::Warning, "StackRecreated", "Create", &note)
+                .event(warning("StackRecreated", "Create"), &note)
                 .await;
         } else {
             self.draft
-                .event(EventType::Normal, "Creating", "Create", &message)
+                .event(normal("Creating", "Create"), &message)
                 .await;
         }
         self.draft.write().await?;
@@ -281,11 +270,7 @@ impl<'a> Reconciler<'a> {
         tracing::info!(stack = %self.stack_name, replacing, template = %template.hash, "updating stack");
         let changed = self
             .stacks
-            .update(
-                &stack.id,
-                &template.to_json(),
-                &placement::stack_tags(self.pool, &self.namespace, &self.uid),
-            )
+            .update(&stack.id, &self.stack_body(template))
             .await?;
         self.record_submission(template, revision);
         if changed {
@@ -300,14 +285,29 @@ impl<'a> Reconciler<'a> {
             self.draft.status.stack_status = Some("UPDATE_IN_PROGRESS".into());
             self.draft.set(SYNCED, false, reasons::UPDATING, &message);
             let reason = if replacing { "Replacing" } else { "Updating" };
-            self.draft
-                .event(EventType::Normal, reason, "Update", &message)
-                .await;
+            self.draft.event(normal(reason, "Update"), &message).await;
         } else {
             tracing::info!(stack = %self.stack_name, "CloudFormation had nothing to update");
         }
         self.draft.write().await?;
         Ok(Action::requeue(if changed { POLL } else { Duration::ZERO }))
+    }
+
+    /// Fails Ready and Synced for `reason` with CloudFormation's cause, and publishes it
+    /// as a Warning Event for `action` when the stack state is `news`.
+    async fn report_failure(
+        mut self,
+        stack: &ObservedStack,
+        (reason, action, news): (&str, &str, bool),
+        then: Action,
+    ) -> Result<Action> {
+        let message = self.failure_message(stack).await?;
+        self.draft.fail(reason, &message);
+        if news {
+            self.draft.event(warning("Failed", action), &message).await;
+        }
+        self.draft.write().await?;
+        Ok(then)
     }
 
     /// An update failed and was rolled back: the pool works with its previous settings.
@@ -326,7 +326,7 @@ impl<'a> Reconciler<'a> {
         ]);
         if news {
             self.draft
-                .event(EventType::Warning, "Failed", "Update", &message)
+                .event(warning("Failed", "Update"), &message)
                 .await;
         }
         self.draft.write().await?;
@@ -347,9 +347,7 @@ impl<'a> Reconciler<'a> {
         ]);
         if !was_ready {
             let note = format!("stack {} is {}", self.stack_name, stack.status);
-            self.draft
-                .event(EventType::Normal, "Ready", "Reconcile", &note)
-                .await;
+            self.draft.event(normal("Ready", "Reconcile"), &note).await;
         }
         self.draft.write().await?;
         Ok(Action::requeue(self.ctx.settings.resync_interval))

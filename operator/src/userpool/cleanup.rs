@@ -1,7 +1,7 @@
 //! Deleting a UserPool object: carry out its deletion policy, then let the finalizer go.
 
 use cognito_crds::{UserPool, userpool::PoolDeletionPolicy};
-use kube::{Api, runtime::controller::Action, runtime::events::EventType};
+use kube::{Api, runtime::controller::Action};
 
 use super::{
     apply::{POLL, PoolContext, Reconciler},
@@ -13,6 +13,7 @@ use crate::{
     reconcile::{
         conditions::{READY, reasons},
         finalizer::Cleanup,
+        report::{normal, warning},
     },
 };
 
@@ -25,7 +26,7 @@ pub async fn cleanup(pool: &UserPool, pctx: &PoolContext, api: Api<UserPool>) ->
         let note = format!("deletionPolicy Retain: stack {stack_name} and its user pool are kept");
         reconciler
             .draft
-            .event(EventType::Normal, "Retained", "Delete", &note)
+            .event(normal("Retained", "Delete"), &note)
             .await;
         return Ok(forget(pctx, &reconciler.uid));
     }
@@ -44,7 +45,7 @@ pub async fn cleanup(pool: &UserPool, pctx: &PoolContext, api: Api<UserPool>) ->
             let note = format!("stack {stack_name} deleted");
             reconciler
                 .draft
-                .event(EventType::Normal, "Deleted", "Delete", &note)
+                .event(normal("Deleted", "Delete"), &note)
                 .await;
             return Ok(forget(pctx, &reconciler.uid));
         }
@@ -54,12 +55,10 @@ pub async fn cleanup(pool: &UserPool, pctx: &PoolContext, api: Api<UserPool>) ->
         Phase::InProgress => {}
         Phase::Failed if stack.status == "DELETE_FAILED" => {
             let message = reconciler.failure_message(&stack).await?;
+            let condition = (READY, false, reasons::STACK_BROKEN);
             reconciler
                 .draft
-                .set(READY, false, reasons::STACK_BROKEN, &message);
-            reconciler
-                .draft
-                .event(EventType::Warning, "DeleteFailed", "Delete", &message)
+                .set_and_publish(condition, warning("DeleteFailed", "Delete"), &message)
                 .await;
             reconciler.draft.write().await?;
             return Ok(Cleanup::NotYet(Action::requeue(
@@ -70,12 +69,10 @@ pub async fn cleanup(pool: &UserPool, pctx: &PoolContext, api: Api<UserPool>) ->
             tracing::info!(stack = %stack_name, "deleting stack (deletionPolicy Delete)");
             reconciler.stacks.delete(&stack.id).await?;
             let message = format!("deleting stack {stack_name} and its user pool");
+            let condition = (READY, false, reasons::DELETING);
             reconciler
                 .draft
-                .set(READY, false, reasons::DELETING, &message);
-            reconciler
-                .draft
-                .event(EventType::Normal, "Deleting", "Delete", &message)
+                .set_and_publish(condition, normal("Deleting", "Delete"), &message)
                 .await;
         }
     }

@@ -129,21 +129,21 @@ mod tests {
 
     #[test]
     fn phases() {
-        assert_eq!(Phase::of("CREATE_IN_PROGRESS"), Phase::InProgress);
-        assert_eq!(
-            Phase::of("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"),
-            Phase::InProgress
-        );
-        assert_eq!(Phase::of("CREATE_COMPLETE"), Phase::Complete);
-        assert_eq!(Phase::of("UPDATE_COMPLETE"), Phase::Complete);
-        assert_eq!(Phase::of("ROLLBACK_COMPLETE"), Phase::CreateRolledBack);
-        assert_eq!(
-            Phase::of("UPDATE_ROLLBACK_COMPLETE"),
-            Phase::UpdateRolledBack
-        );
-        assert_eq!(Phase::of("DELETE_COMPLETE"), Phase::Deleted);
-        assert_eq!(Phase::of("UPDATE_ROLLBACK_FAILED"), Phase::Failed);
-        assert_eq!(Phase::of("DELETE_FAILED"), Phase::Failed);
+        use Phase::*;
+        let table = [
+            ("CREATE_IN_PROGRESS", InProgress),
+            ("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", InProgress),
+            ("CREATE_COMPLETE", Complete),
+            ("UPDATE_COMPLETE", Complete),
+            ("ROLLBACK_COMPLETE", CreateRolledBack),
+            ("UPDATE_ROLLBACK_COMPLETE", UpdateRolledBack),
+            ("DELETE_COMPLETE", Deleted),
+            ("UPDATE_ROLLBACK_FAILED", Failed),
+            ("DELETE_FAILED", Failed),
+        ];
+        for (status, phase) in table {
+            assert_eq!(Phase::of(status), phase, "{status}");
+        }
     }
 
     #[test]

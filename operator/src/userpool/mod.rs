@@ -19,7 +19,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{
     Api, ResourceExt,
-    runtime::{Controller, controller::Action, events::EventType, watcher},
+    runtime::{Controller, controller::Action, watcher},
 };
 
 use self::{
@@ -30,9 +30,9 @@ use crate::{
     error::{Error, Result},
     reconcile::{
         conditions::{SYNCED, reasons},
-        finalizer::guarded,
+        finalizer::reconcile_guarded,
         outcome::retry_with_backoff,
-        report::StatusDraft,
+        report::{StatusDraft, warning},
         status::StatusMemory,
     },
     runtime::context::Context,
@@ -77,28 +77,21 @@ pub async fn run(
     fields(kind = KIND, namespace = pool.namespace().unwrap_or_default(), name = pool.name_any())
 )]
 async fn reconcile(pool: Arc<UserPool>, pctx: Arc<PoolContext>) -> Result<Action> {
-    let ctx = &pctx.ctx;
-    let _timer = ctx.metrics.reconcile(KIND);
-    let namespace = pool
-        .namespace()
-        .ok_or(Error::MissingObjectKey("namespace"))?;
-    let api = Api::<UserPool>::namespaced(ctx.client.clone(), &namespace);
-    let action = guarded(
+    reconcile_guarded(
         pool.as_ref(),
-        &api,
+        &pctx.ctx,
+        KIND,
         FINALIZER,
-        async || {
+        async |api: Api<UserPool>| {
             let result = Reconciler::new(&pool, &pctx, api.clone())?.apply().await;
             if let Err(error) = &result {
                 report_error(&pool, &pctx, &api, error).await;
             }
             result
         },
-        async || cleanup::cleanup(&pool, &pctx, api.clone()).await,
+        async |api| cleanup::cleanup(&pool, &pctx, api).await,
     )
-    .await?;
-    ctx.record_success(&pool.uid().unwrap_or_default());
-    Ok(action)
+    .await
 }
 
 /// Says why a reconcile failed in the Synced condition and an Event; the error policy
@@ -117,12 +110,7 @@ async fn report_error(pool: &UserPool, pctx: &PoolContext, api: &Api<UserPool>, 
         tracing::warn!(%error, "could not record the reconcile error in status");
     }
     draft
-        .event(
-            EventType::Warning,
-            reasons::RECONCILE_ERROR,
-            "Reconcile",
-            &message,
-        )
+        .event(warning(reasons::RECONCILE_ERROR, "Reconcile"), &message)
         .await;
 }
 

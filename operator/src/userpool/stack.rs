@@ -71,18 +71,11 @@ impl Stacks {
     }
 
     /// Creates the stack and returns its id.
-    pub async fn create(
-        &self,
-        name: &str,
-        template: &str,
-        tags: &BTreeMap<String, String>,
-    ) -> Result<String> {
-        let response = self
-            .cloudformation
-            .create_stack()
-            .stack_name(name)
-            .template_body(template)
-            .set_tags(Some(to_tags(tags)))
+    pub async fn create(&self, name: &str, body: &StackBody) -> Result<String> {
+        let request = self.cloudformation.create_stack().stack_name(name);
+        let response = request
+            .template_body(&body.template)
+            .set_tags(Some(body.tags()))
             .send()
             .await
             .map_err(|e| Error::cloudformation("CreateStack", e))?;
@@ -90,18 +83,11 @@ impl Stacks {
     }
 
     /// Updates the stack; `false` when CloudFormation found nothing to change.
-    pub async fn update(
-        &self,
-        stack: &str,
-        template: &str,
-        tags: &BTreeMap<String, String>,
-    ) -> Result<bool> {
-        match self
-            .cloudformation
-            .update_stack()
-            .stack_name(stack)
-            .template_body(template)
-            .set_tags(Some(to_tags(tags)))
+    pub async fn update(&self, stack: &str, body: &StackBody) -> Result<bool> {
+        let request = self.cloudformation.update_stack().stack_name(stack);
+        match request
+            .template_body(&body.template)
+            .set_tags(Some(body.tags()))
             .send()
             .await
         {
@@ -178,8 +164,17 @@ impl Stacks {
     }
 }
 
-fn to_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+/// What a create or update sends: the template and the stack's tags.
+pub struct StackBody {
+    pub template: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl StackBody {
+    fn tags(&self) -> Vec<Tag> {
+        self.tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect()
+    }
 }

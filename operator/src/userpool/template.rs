@@ -195,26 +195,17 @@ fn schema_attribute(attribute: &SchemaAttribute) -> Value {
         "AttributeDataType": attribute.attribute_data_type,
         "Mutable": attribute.mutable,
     });
-    // CloudFormation takes these limits as strings.
     if let Some(limits) = &attribute.string_constraints {
-        let mut constraints = serde_json::Map::new();
-        if let Some(min) = limits.min_length {
-            constraints.insert("MinLength".into(), json!(min.to_string()));
-        }
-        if let Some(max) = limits.max_length {
-            constraints.insert("MaxLength".into(), json!(max.to_string()));
-        }
-        value["StringAttributeConstraints"] = Value::Object(constraints);
+        value["StringAttributeConstraints"] = limits_as_strings([
+            ("MinLength", limits.min_length),
+            ("MaxLength", limits.max_length),
+        ]);
     }
     if let Some(limits) = &attribute.number_constraints {
-        let mut constraints = serde_json::Map::new();
-        if let Some(min) = limits.min_value {
-            constraints.insert("MinValue".into(), json!(min.to_string()));
-        }
-        if let Some(max) = limits.max_value {
-            constraints.insert("MaxValue".into(), json!(max.to_string()));
-        }
-        value["NumberAttributeConstraints"] = Value::Object(constraints);
+        value["NumberAttributeConstraints"] = limits_as_strings([
+            ("MinValue", limits.min_value),
+            ("MaxValue", limits.max_value),
+        ]);
     }
     value
 }
@@ -310,6 +301,16 @@ impl CreateOnlySettings {
         }
         changes
     }
+}
+
+/// Constraints as CloudFormation takes them: the limits that are set, as strings.
+fn limits_as_strings<T: ToString>(limits: [(&str, Option<T>); 2]) -> Value {
+    Value::Object(
+        limits
+            .into_iter()
+            .filter_map(|(key, limit)| Some((key.to_owned(), json!(limit?.to_string()))))
+            .collect(),
+    )
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use std::{sync::Arc, time::Instant};
 use anyhow::Context as _;
 use aws_sdk_cognitoidentityprovider::types::AttributeType;
 use clap::Parser;
+use cognito_crds::user_provisioning::NewUser;
 use cognito_operator::{
     appuser::directory::UserDirectory,
     runtime::{
@@ -62,8 +63,13 @@ async fn main() -> anyhow::Result<()> {
                     attribute("email", &username)?,
                     attribute("email_verified", "true")?,
                 ];
+                let user = NewUser {
+                    username: &username,
+                    attributes,
+                    password: &password,
+                };
                 directory
-                    .create(&username, attributes, &password)
+                    .create(user)
                     .await
                     .map_err(|e| anyhow::anyhow!("{username}: {e}"))?;
                 directory

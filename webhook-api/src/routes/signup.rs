@@ -9,7 +9,9 @@ use axum::{
     extract::{ConnectInfo, State, rejection::JsonRejection},
     http::{StatusCode, request::Parts},
 };
-use cognito_crds::user_provisioning::{MAX_PASSWORD_CHARS, create_user, password_format_problem};
+use cognito_crds::user_provisioning::{
+    MAX_PASSWORD_CHARS, NewUser, create_user, password_format_problem,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::{error::AppError, state::AppState};
@@ -70,20 +72,17 @@ pub async fn signup(
     let Json(request) =
         body.map_err(|_| AppError::BadRequest("expected JSON {email, password}"))?;
     validate(&request)?;
-    let user = create_user(
-        &signup.cognito,
-        &signup.user_pool_id,
-        &request.email,
-        vec![
-            AttributeType::builder()
-                .name("email")
-                .value(&request.email)
-                .build()
-                .map_err(|error| AppError::Internal(error.to_string()))?,
-        ],
-        &request.password,
-    )
-    .await?;
+    let email = AttributeType::builder()
+        .name("email")
+        .value(&request.email)
+        .build()
+        .map_err(|error| AppError::Internal(error.to_string()))?;
+    let new_user = NewUser {
+        username: &request.email,
+        attributes: vec![email],
+        password: &request.password,
+    };
+    let user = create_user(&signup.cognito, &signup.user_pool_id, new_user).await?;
     tracing::info!(username = user.username(), "signed up");
     Ok((
         StatusCode::CREATED,
