@@ -26,31 +26,58 @@ pub struct Environment {
 
 static ENVIRONMENT: OnceLock<Environment> = OnceLock::new();
 
+/// The repository's root folder.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests crate lives inside the repository")
+        .to_path_buf()
+}
+
+/// The cache `tests/env/*.sh` fill: `$COGNITO_OPERATOR_CACHE` or `.cache/`.
+fn cache_dir() -> PathBuf {
+    std::env::var_os("COGNITO_OPERATOR_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".cache"))
+}
+
+/// Runs `tests/env/<script>`; panics unless it succeeds.
+fn run_env_script(script: &str) {
+    let path = repo_root().join("tests/env").join(script);
+    let status = Command::new("bash")
+        .arg(&path)
+        .status()
+        .unwrap_or_else(|e| panic!("run {}: {e}", path.display()));
+    assert!(status.success(), "{} failed: {status}", path.display());
+}
+
+static TOOLS: OnceLock<PathBuf> = OnceLock::new();
+
+/// Path of a tool built by `tests/env/install-k8s.sh` (`kubectl`, `helm`, ...), built on
+/// first use; starts no control plane, for tests that need none (`helm template`).
+pub fn tool(name: &str) -> PathBuf {
+    TOOLS
+        .get_or_init(|| {
+            run_env_script("install-k8s.sh");
+            cache_dir().join("bin/current")
+        })
+        .join(name)
+}
+
 /// The shared environment, started on first use by `tests/env/up.sh` (idempotent: a
 /// running control plane and emulator are reused).
 pub fn environment() -> &'static Environment {
     ENVIRONMENT.get_or_init(|| {
         // kube and the AWS SDK pull in different rustls backends: pick one for the process.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let repo_root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("tests crate lives inside the repository")
-            .to_path_buf();
-        let status = Command::new("bash")
-            .arg(repo_root.join("tests/env/up.sh"))
-            .status()
-            .expect("run tests/env/up.sh");
-        assert!(status.success(), "tests/env/up.sh failed: {status}");
-
-        let cache = std::env::var_os("COGNITO_OPERATOR_CACHE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root.join(".cache"));
+        run_env_script("up.sh");
+        let cache = cache_dir();
         let moto_port = std::env::var("MOTO_PORT").unwrap_or_else(|_| "5055".to_owned());
         let environment = Environment {
             kubeconfig: cache.join("run/controlplane/kubeconfig"),
             bin_dir: cache.join("bin/current"),
             aws_endpoint: format!("http://127.0.0.1:{moto_port}"),
-            repo_root,
+            repo_root: repo_root(),
         };
         environment.apply_crds();
         environment
@@ -144,4 +171,28 @@ pub async fn aws_config() -> aws_config::SdkConfig {
         .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
         .load()
         .await
+}
+
+/// A CloudFormation client for the emulator.
+pub async fn cloudformation() -> aws_sdk_cloudformation::Client {
+    aws_sdk_cloudformation::Client::new(&aws_config().await)
+}
+
+/// `DescribeStacks` of the stack named (or with the id) `stack`, if CloudFormation
+/// knows it (a deleted stack is still described by its id).
+pub async fn describe_stack(stack: &str) -> Option<aws_sdk_cloudformation::types::Stack> {
+    cloudformation()
+        .await
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .ok()?
+        .stacks
+        .and_then(|stacks| stacks.into_iter().next())
+}
+
+/// A Cognito client for the emulator, in the test region.
+pub async fn cognito() -> aws_sdk_cognitoidentityprovider::Client {
+    aws_sdk_cognitoidentityprovider::Client::new(&aws_config().await)
 }

@@ -38,6 +38,47 @@ impl TestNamespace {
     pub fn try_apply(&self, manifest: &str) -> KubectlOutput {
         kubectl_with_stdin(&["apply", "-n", &self.name, "-f", "-"], manifest).run()
     }
+
+    /// `kubectl delete` of `kind`/`name`, waiting up to a minute for its finalizers.
+    pub fn delete(&self, kind: &str, name: &str) {
+        kubectl(&["delete", "-n", &self.name, kind, name, "--timeout=60s"])
+            .run()
+            .expect_success("delete");
+    }
+
+    /// `kubectl annotate --overwrite` of `kind`/`name` with `key=value`.
+    pub fn annotate(&self, kind: &str, name: &str, key: &str, value: &str) {
+        kubectl(&["annotate", "--overwrite", "-n", &self.name, kind, name])
+            .arg(format!("{key}={value}"))
+            .run()
+            .expect_success("annotate");
+    }
+
+    /// Asks the operator to check `kind`/`name` against AWS now: the annotation
+    /// `cognito.kubeauth.dev/reconcile-requested-at` set to `value`, which the operator
+    /// reports in `status.lastHandledReconcileAt` once handled.
+    pub fn request_reconcile(&self, kind: &str, name: &str, value: &str) {
+        self.annotate(
+            kind,
+            name,
+            cognito_crds::RECONCILE_REQUEST_ANNOTATION,
+            value,
+        );
+    }
+
+    /// The namespace's Events: reason, note and message, one line each.
+    pub fn events(&self) -> String {
+        kubectl(&[
+            "get",
+            "events",
+            "-n",
+            &self.name,
+            "-o",
+            "custom-columns=REASON:.reason,NOTE:.note,MESSAGE:.message",
+        ])
+        .run()
+        .expect_success("get events")
+    }
 }
 
 impl Drop for TestNamespace {

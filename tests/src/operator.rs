@@ -4,34 +4,54 @@
 use std::{
     fs::File,
     net::TcpListener,
-    path::PathBuf,
     process::{Child, Command, Stdio},
+    time::Duration,
 };
 
-use crate::environment::{REGION, environment};
+use crate::{
+    ProcessLog,
+    environment::{REGION, environment},
+    wait,
+};
 
-/// A running operator; killed when dropped.
+/// A running operator; killed when dropped. When its test fails, the tail of its log is
+/// printed (see [`ProcessLog`]).
 pub struct OperatorProcess {
     child: Child,
     metrics_port: u16,
-    pub log: PathBuf,
+    log: ProcessLog,
 }
 
-fn free_port() -> u16 {
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
 }
 
+/// Sum of the samples of `metric` in a Prometheus exposition whose labels contain
+/// `label` (e.g. `kind="UserPool"`).
+fn metric_sum_in(exposition: &str, metric: &str, label: &str) -> u64 {
+    let prefix = format!("{metric}{{");
+    exposition
+        .lines()
+        .filter(|line| line.starts_with(&prefix) && line.contains(label))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
 impl OperatorProcess {
-    /// Starts the operator for `namespace` with extra environment variables.
+    /// Starts the operator for `namespace` with extra environment variables (which
+    /// override the defaults, e.g. `AWS_REGION` or `KUBECONFIG`).
     pub fn start(namespace: &str, extra_env: &[(&str, &str)]) -> Self {
         let env = environment();
         let metrics_port = free_port();
-        let log =
-            std::env::temp_dir().join(format!("cognito-operator-{namespace}-{metrics_port}.log"));
-        let log_file = File::create(&log).expect("create operator log");
+        let log = ProcessLog::new(
+            "cognito-operator",
+            std::env::temp_dir().join(format!("cognito-operator-{namespace}-{metrics_port}.log")),
+        );
+        let log_file = File::create(log.path()).expect("create operator log");
         let child = Command::new(env.workspace_binary("cognito-operator"))
             .arg("run")
             .env("KUBECONFIG", &env.kubeconfig)
@@ -55,7 +75,7 @@ impl OperatorProcess {
         }
     }
 
-    /// The operator's Prometheus metrics text.
+    /// The operator's Prometheus metrics text (empty while it does not answer).
     pub fn metrics(&self) -> String {
         let output = Command::new("curl")
             .args(["-fsS", "--max-time", "5"])
@@ -67,12 +87,7 @@ impl OperatorProcess {
 
     /// Sum of the samples of `metric` whose labels contain `label` (e.g. `kind="UserPool"`).
     pub fn metric_sum(&self, metric: &str, label: &str) -> u64 {
-        let prefix = format!("{metric}{{");
-        self.metrics()
-            .lines()
-            .filter(|line| line.starts_with(&prefix) && line.contains(label))
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
-            .sum()
+        metric_sum_in(&self.metrics(), metric, label)
     }
 
     /// How many AWS calls of `operation` the operator made (all outcomes).
@@ -83,9 +98,87 @@ impl OperatorProcess {
         )
     }
 
+    /// AWS calls that change a Cognito user, of every kind.
+    pub fn user_writes(&self) -> u64 {
+        let metrics = self.metrics();
+        [
+            "AdminCreateUser",
+            "AdminSetUserPassword",
+            "AdminUpdateUserAttributes",
+            "AdminDeleteUserAttributes",
+            "AdminEnableUser",
+            "AdminDisableUser",
+            "AdminAddUserToGroup",
+            "AdminRemoveUserFromGroup",
+            "AdminDeleteUser",
+        ]
+        .iter()
+        .map(|op| {
+            metric_sum_in(
+                &metrics,
+                "cognito_operator_aws_calls_total",
+                &format!("operation=\"{op}\""),
+            )
+        })
+        .sum()
+    }
+
+    /// Reconciles of `kind` (`UserPool`, `AppUser`) started and finished so far, from one
+    /// scrape: the counter counts a reconcile when it starts, the duration histogram
+    /// when it returns.
+    fn reconciles(&self, kind: &str) -> (u64, u64) {
+        let metrics = self.metrics();
+        let kind = format!("kind=\"{kind}\"");
+        (
+            metric_sum_in(&metrics, "cognito_operator_reconciles_total", &kind),
+            metric_sum_in(
+                &metrics,
+                "cognito_operator_reconcile_duration_seconds_count",
+                &kind,
+            ),
+        )
+    }
+
+    /// Waits until no reconcile of `kind` is running; returns how many have finished.
+    /// Pass that number to [`Self::reconciled_since`] after doing something.
+    pub async fn idle(&self, kind: &str) -> u64 {
+        wait::poll(
+            &format!("no {kind} reconcile running"),
+            wait::TIMEOUT,
+            || async {
+                let (started, finished) = self.reconciles(kind);
+                (started == finished).then_some(finished)
+            },
+        )
+        .await
+    }
+
+    /// Waits until a reconcile of `kind` has finished since [`Self::idle`] returned
+    /// `finished` and none is running: the operator has handled what the test did in
+    /// between. The positive signal that lets a test assert what did not happen.
+    pub async fn reconciled_since(&self, kind: &str, finished: u64) {
+        wait::poll(
+            &format!("a {kind} reconcile after the {finished} finished before"),
+            wait::TIMEOUT,
+            || async {
+                let (started, now_finished) = self.reconciles(kind);
+                (started == now_finished && now_finished > finished).then_some(())
+            },
+        )
+        .await;
+    }
+
+    /// Waits until the operator's log contains `needle`.
+    pub async fn wait_for_log(&self, needle: &str) {
+        wait::until(&format!("{needle:?} in the operator log"), || async {
+            self.log.text().contains(needle)
+        })
+        .await;
+    }
+
     /// The operator's log so far (for assertion messages and secret-leak checks).
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.log.text()
     }
 
     /// Stops the process as Kubernetes would (SIGTERM) and waits up to 10 s for it.
@@ -97,7 +190,7 @@ impl OperatorProcess {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
                 return;
             }
-            std::thread::sleep(std::time::Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(100));
         }
         self.kill();
     }
@@ -112,5 +205,6 @@ impl OperatorProcess {
 impl Drop for OperatorProcess {
     fn drop(&mut self) {
         self.kill();
+        // Then `log` is dropped, which prints its tail if the test is failing.
     }
 }

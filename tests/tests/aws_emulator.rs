@@ -1,10 +1,8 @@
 //! The AWS emulator as the operator will use it: the Rust SDK creates a CloudFormation
 //! stack holding a Cognito pool and client, and the pool is then real in Cognito.
 
-use std::time::Duration;
-
 use aws_sdk_cloudformation::types::StackStatus;
-use cognito_operator_tests::aws_config;
+use cognito_operator_tests::{EmulatorPool, cloudformation, describe_stack, wait};
 
 const TEMPLATE: &str = r#"{
   "AWSTemplateFormatVersion": "2010-09-09",
@@ -37,9 +35,7 @@ const TEMPLATE: &str = r#"{
 
 #[tokio::test]
 async fn cloudformation_stack_creates_a_cognito_pool_and_client() {
-    let config = aws_config().await;
-    let cloudformation = aws_sdk_cloudformation::Client::new(&config);
-    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&config);
+    let cloudformation = cloudformation().await;
     let stack_name = format!("harness-{}", std::process::id());
 
     cloudformation
@@ -50,22 +46,12 @@ async fn cloudformation_stack_creates_a_cognito_pool_and_client() {
         .await
         .expect("CreateStack");
 
-    let mut stack = None;
-    for _ in 0..60 {
-        let described = cloudformation
-            .describe_stacks()
-            .stack_name(&stack_name)
-            .send()
+    let stack = wait::poll("the stack CREATE_COMPLETE", wait::TIMEOUT, || async {
+        describe_stack(&stack_name)
             .await
-            .expect("DescribeStacks");
-        let current = described.stacks().first().cloned().expect("stack listed");
-        if current.stack_status() == Some(&StackStatus::CreateComplete) {
-            stack = Some(current);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    let stack = stack.expect("stack reaches CREATE_COMPLETE");
+            .filter(|s| s.stack_status() == Some(&StackStatus::CreateComplete))
+    })
+    .await;
     let output = |key: &str| {
         stack
             .outputs()
@@ -81,29 +67,18 @@ async fn cloudformation_stack_creates_a_cognito_pool_and_client() {
         format!("https://cognito-idp.us-east-1.amazonaws.com/{pool_id}")
     );
 
-    let pool = cognito
-        .describe_user_pool()
-        .user_pool_id(&pool_id)
-        .send()
-        .await
-        .expect("DescribeUserPool");
-    let pool = pool.user_pool().expect("pool");
-    assert_eq!(pool.name(), Some("harness-pool"));
-    let policy = pool
+    let pool = EmulatorPool::of(&pool_id, &output("ClientId")).await;
+    let described = pool.describe().await.expect("DescribeUserPool");
+    assert_eq!(described.name(), Some("harness-pool"));
+    let policy = described
         .policies()
         .and_then(|p| p.password_policy())
         .expect("password policy");
     assert_eq!(policy.minimum_length(), Some(10));
 
-    let client = cognito
-        .describe_user_pool_client()
-        .user_pool_id(&pool_id)
-        .client_id(output("ClientId"))
-        .send()
-        .await
-        .expect("DescribeUserPoolClient");
+    let client = pool.client(&pool.client_id).await;
     assert_eq!(
-        client.user_pool_client().and_then(|c| c.client_name()),
+        client.as_ref().and_then(|c| c.client_name()),
         Some("harness-client")
     );
 
@@ -113,10 +88,8 @@ async fn cloudformation_stack_creates_a_cognito_pool_and_client() {
         .send()
         .await
         .expect("DeleteStack");
-    let retained = cognito
-        .describe_user_pool()
-        .user_pool_id(&pool_id)
-        .send()
-        .await;
-    assert!(retained.is_ok(), "DeletionPolicy Retain keeps the pool");
+    assert!(
+        pool.describe().await.is_some(),
+        "DeletionPolicy Retain keeps the pool"
+    );
 }

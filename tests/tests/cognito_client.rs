@@ -7,37 +7,24 @@
 //! in for it below), and its tokens always last an hour (tests move the cached expiry).
 
 use std::{
-    net::SocketAddr,
     path::{Path, PathBuf},
     process::Stdio,
     sync::{Arc, Mutex},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 use axum::{Router, http::HeaderMap, routing::post};
-use clap::Parser;
-use cognito_operator_tests::{EmulatorPool, aws_config, environment};
-use serde_json::{Value, json};
+use cognito_operator_tests::{
+    EmulatorPool, REGION, WebhookApi, environment, serve_on_loopback, trusting, unique, unix_now,
+};
+use serde_json::Value;
 use tokio::io::AsyncWriteExt;
-use webhook_api::{AppState, app, config::Cli};
 
 const PASSWORD: &str = "Correct-Horse-Battery-9";
-const REGION: &str = "us-east-1";
 
 /// The client binary, built on first use.
 fn binary() -> PathBuf {
     environment().workspace_binary("cognito-client")
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs()
 }
 
 async fn pool_with_user(name: &str) -> (EmulatorPool, String) {
@@ -47,70 +34,22 @@ async fn pool_with_user(name: &str) -> (EmulatorPool, String) {
     (pool, email)
 }
 
-/// webhook-api on a loopback port, trusting `pool` and signing up into it.
-struct Api {
-    base: String,
-    http: reqwest::Client,
+/// webhook-api on a loopback port, trusting `pool` and signing up into it, ready.
+async fn api_for(pool: &EmulatorPool, extra_args: &[&str]) -> WebhookApi {
+    let pools = trusting(pool);
+    let mut args = vec!["--pools", &pools, "--signup-user-pool-id", &pool.pool_id];
+    args.extend(extra_args);
+    let api = WebhookApi::start(&args).await;
+    api.wait_ready().await;
+    api
 }
 
-impl Api {
-    async fn start(pool: &EmulatorPool, extra_args: &[&str]) -> Self {
-        let pools = json!([{
-            "issuer": pool.issuer(),
-            "jwksUri": pool.jwks_uri(),
-            "clientIds": [pool.client_id],
-        }])
-        .to_string();
-        let args = [
-            "webhook-api",
-            "--pools",
-            &pools,
-            "--signup-user-pool-id",
-            &pool.pool_id,
-        ];
-        let cli = Cli::parse_from(args.iter().chain(extra_args));
-        let state = AppState::new(&cli, &aws_config().await).expect("valid configuration");
-        state.spawn_background();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let address = listener.local_addr().expect("local address");
-        let router = app(state).into_make_service_with_connect_info::<SocketAddr>();
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        let api = Self {
-            base: format!("http://{address}"),
-            http: reqwest::Client::new(),
-        };
-        for _ in 0..100 {
-            if api.get("/readyz").await.0 == 200 {
-                return api;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("webhook-api not ready within 10 s");
-    }
-
-    async fn get(&self, path: &str) -> (u16, String) {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("request webhook-api");
-        let status = response.status().as_u16();
-        (status, response.text().await.unwrap_or_default())
-    }
-
-    /// How many requests to `route` ended with `outcome`.
-    async fn requests(&self, route: &str, outcome: &str) -> u64 {
-        let sample =
-            format!(r#"webhook_api_requests_total{{route="{route}",outcome="{outcome}"}} "#);
-        let (_, metrics) = self.get("/metrics").await;
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(&sample)?.parse().ok())
-            .unwrap_or(0)
-    }
+/// A pool with a user, webhook-api for it, and a machine set up for both.
+async fn user_with_api(name: &str) -> (EmulatorPool, String, WebhookApi, Machine) {
+    let (pool, email) = pool_with_user(name).await;
+    let api = api_for(&pool, &[]).await;
+    let machine = Machine::new(&pool, Some(&api.base));
+    (pool, email, api, machine)
 }
 
 /// One user's machine: a private `$HOME` and `$XDG_CONFIG_HOME`, and the settings the
@@ -279,9 +218,7 @@ fn mode(path: &Path) -> u32 {
 
 #[tokio::test]
 async fn password_sign_in_caches_tokens_privately_and_fetch_sends_them() {
-    let (pool, email) = pool_with_user("password").await;
-    let api = Api::start(&pool, &[]).await;
-    let machine = Machine::new(&pool, Some(&api.base));
+    let (pool, email, api, machine) = user_with_api("password").await;
 
     let signed_in = machine.sign_in(&email, "password").await;
     signed_in.assert_ok();
@@ -323,9 +260,7 @@ async fn password_sign_in_caches_tokens_privately_and_fetch_sends_them() {
 
 #[tokio::test]
 async fn srp_sign_in_prints_tokens_only_when_asked() {
-    let (pool, email) = pool_with_user("srp").await;
-    let api = Api::start(&pool, &[]).await;
-    let machine = Machine::new(&pool, Some(&api.base));
+    let (_pool, email, _api, machine) = user_with_api("srp").await;
 
     // SRP is the default flow.
     let password = format!("{PASSWORD}\n");
@@ -360,9 +295,7 @@ async fn srp_sign_in_prints_tokens_only_when_asked() {
 
 #[tokio::test]
 async fn tokens_are_refreshed_before_they_expire() {
-    let (pool, email) = pool_with_user("refresh").await;
-    let api = Api::start(&pool, &[]).await;
-    let machine = Machine::new(&pool, Some(&api.base));
+    let (_pool, email, api, machine) = user_with_api("refresh").await;
     machine.sign_in(&email, "password").await.assert_ok();
     let before = machine.cache();
 
@@ -391,9 +324,7 @@ async fn tokens_are_refreshed_before_they_expire() {
 
 #[tokio::test]
 async fn a_refused_token_is_refreshed_and_retried_once() {
-    let (pool, email) = pool_with_user("retry").await;
-    let api = Api::start(&pool, &[]).await;
-    let machine = Machine::new(&pool, Some(&api.base));
+    let (_pool, email, api, machine) = user_with_api("retry").await;
     machine.sign_in(&email, "password").await.assert_ok();
 
     // A token the API refuses, though the cache thinks it is good for an hour.
@@ -450,11 +381,7 @@ async fn sign_out_revokes_then_clears_the_cache() {
             ([("content-type", "application/x-amz-json-1.1")], "{}")
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let stub_url = format!("http://{}", listener.local_addr().expect("address"));
-    tokio::spawn(async move { axum::serve(listener, stub).await });
+    let stub_url = serve_on_loopback(stub).await;
 
     let run = machine
         .run(&["sign-out", "--aws-endpoint", &stub_url], None)
@@ -557,7 +484,7 @@ async fn sign_in_failures_have_exit_codes_and_one_line_messages() {
 async fn sign_up_goes_through_the_api() {
     let pool = EmulatorPool::create(&unique("cli-signup")).await;
     // Four sign-ups a minute: the fifth attempt is refused.
-    let api = Api::start(&pool, &["--signup-per-minute", "4"]).await;
+    let api = api_for(&pool, &["--signup-per-minute", "4"]).await;
     let machine = Machine::new(&pool, Some(&api.base));
     let email = format!("{}@example.com", unique("new"));
     let password = format!("{PASSWORD}\n");
@@ -596,7 +523,7 @@ async fn sign_up_goes_through_the_api() {
 #[tokio::test]
 async fn settings_come_from_a_profile_file() {
     let (pool, email) = pool_with_user("profile").await;
-    let api = Api::start(&pool, &[]).await;
+    let api = api_for(&pool, &[]).await;
     // No settings in the environment: everything comes from the [work] table.
     let machine = Machine::bare();
     std::fs::create_dir_all(machine.config_dir()).expect("config dir");

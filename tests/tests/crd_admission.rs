@@ -1,44 +1,33 @@
 //! The CRDs on a real kube-apiserver: valid objects are stored with their defaults and
 //! printer columns; invalid ones are refused at admission with a message naming the field.
 
-use cognito_operator_tests::{TestNamespace, environment, kubectl};
+use cognito_operator_tests::{
+    TestNamespace, environment, kubectl,
+    objects::{API_VERSION, app_user_manifest, manifest, user_pool_manifest},
+};
 
-const VALID_POOL: &str = r#"
-apiVersion: cognito.kubeauth.dev/v1alpha1
-kind: UserPool
-metadata:
-  name: shop
-spec:
-  region: us-east-1
-  groups:
-    - name: admins
-      precedence: 1
-  schema:
-    - name: tier
-      attributeDataType: String
-      stringConstraints: {minLength: 1, maxLength: 16}
-"#;
+fn valid_pool() -> String {
+    user_pool_manifest(
+        "shop",
+        "  groups:\n    - name: admins\n      precedence: 1\n  schema:\n    - name: tier\n      attributeDataType: String\n      stringConstraints: {minLength: 1, maxLength: 16}\n",
+    )
+}
 
-const VALID_USER: &str = r#"
-apiVersion: cognito.kubeauth.dev/v1alpha1
-kind: AppUser
-metadata:
-  name: alice
-spec:
-  userPoolRef: {name: shop}
-  email: alice@example.com
-  passwordSecretRef: {name: alice-password}
-  attributes:
-    given_name: Alice
-    custom:tier: gold
-  groups: [admins]
-"#;
+fn valid_user() -> String {
+    app_user_manifest(
+        "alice",
+        "shop",
+        "alice@example.com",
+        "alice-password",
+        "  attributes:\n    given_name: Alice\n    custom:tier: gold\n  groups: [admins]\n",
+    )
+}
 
 #[test]
 fn valid_objects_are_stored_with_defaults_and_printer_columns() {
     let ns = TestNamespace::create("crd-valid");
-    ns.try_apply(VALID_POOL).expect_success("apply UserPool");
-    ns.try_apply(VALID_USER).expect_success("apply AppUser");
+    ns.try_apply(&valid_pool()).expect_success("apply UserPool");
+    ns.try_apply(&valid_user()).expect_success("apply AppUser");
 
     let table = kubectl(&["get", "cup,cau", "-n", ns.name()])
         .run()
@@ -219,8 +208,7 @@ fn invalid_objects_are_rejected_naming_the_field() {
     let ns = TestNamespace::create("crd-invalid");
     let mut failures = Vec::new();
     for (case, body, field) in INVALID {
-        let manifest =
-            format!("apiVersion: cognito.kubeauth.dev/v1alpha1\nmetadata: {{name: bad}}\n{body}\n");
+        let manifest = format!("apiVersion: {API_VERSION}\nmetadata: {{name: bad}}\n{body}\n");
         let output = ns.try_apply(&manifest);
         if output.success {
             failures.push(format!("{case}: accepted"));
@@ -235,34 +223,35 @@ fn invalid_objects_are_rejected_naming_the_field() {
 }
 
 /// Each case: the object as created, the changed object, and text the refusal must contain.
-const IMMUTABLE: &[(&str, &str, &str, &str)] = &[
+type Manifest = fn() -> String;
+const IMMUTABLE: &[(&str, Manifest, &str, &str)] = &[
     (
         "email",
-        VALID_USER,
+        valid_user,
         "email: alice@example.com",
         "email: bob@example.com",
     ),
     (
         "userPoolRef",
-        VALID_USER,
+        valid_user,
         "userPoolRef: {name: shop}",
         "userPoolRef: {name: other}",
     ),
     (
         "usernameAttributes",
-        VALID_POOL,
+        valid_pool,
         "region: us-east-1",
         "region: us-east-1\n  usernameAttributes: [phone_number]",
     ),
     (
         "region",
-        VALID_POOL,
+        valid_pool,
         "region: us-east-1",
         "region: eu-west-1",
     ),
     (
         "usernameCaseSensitive",
-        VALID_POOL,
+        valid_pool,
         "region: us-east-1",
         "region: us-east-1\n  usernameCaseSensitive: true",
     ),
@@ -272,7 +261,8 @@ const IMMUTABLE: &[(&str, &str, &str, &str)] = &[
 fn create_only_fields_cannot_change() {
     let ns = TestNamespace::create("crd-immutable");
     for (field, manifest, from, to) in IMMUTABLE {
-        ns.try_apply(manifest).expect_success("create");
+        let manifest = manifest();
+        ns.try_apply(&manifest).expect_success("create");
         let refusal = ns
             .try_apply(&manifest.replace(from, to))
             .expect_failure(field);
@@ -287,8 +277,8 @@ fn create_only_fields_cannot_change() {
 #[test]
 fn allow_replacement_unlocks_username_attributes() {
     let ns = TestNamespace::create("crd-replace");
-    ns.try_apply(VALID_POOL).expect_success("create");
-    let replaced = VALID_POOL.replace(
+    ns.try_apply(&valid_pool()).expect_success("create");
+    let replaced = valid_pool().replace(
         "region: us-east-1",
         "region: us-east-1\n  allowReplacement: true\n  usernameAttributes: [phone_number]",
     );
@@ -300,9 +290,10 @@ fn allow_replacement_unlocks_username_attributes() {
 fn client_generate_secret_cannot_change() {
     let ns = TestNamespace::create("crd-secret");
     let pool = |secret: bool| {
-        format!(
-            "apiVersion: cognito.kubeauth.dev/v1alpha1\nkind: UserPool\nmetadata: {{name: p}}\n\
-             spec: {{clients: [{{name: web, generateSecret: {secret}}}]}}\n"
+        manifest(
+            "UserPool",
+            "p",
+            &format!("  clients: [{{name: web, generateSecret: {secret}}}]\n"),
         )
     };
     ns.try_apply(&pool(false)).expect_success("create");

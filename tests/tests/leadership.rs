@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use cognito_operator::runtime::leadership::{LeaderElector, Leadership};
-use cognito_operator_tests::{TestNamespace, kube_client};
+use cognito_operator_tests::{TestNamespace, kube_client, wait};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::{
     Api,
@@ -34,17 +34,31 @@ async fn one_leader_at_a_time_and_release_hands_over() {
 
     let mut a = candidate(client.clone(), namespace.name(), "replica-a");
     let mut b = candidate(client.clone(), namespace.name(), "replica-b");
-    let ((leader, leadership), mut standby) = tokio::select! {
+    let ((leader, leadership), standby) = tokio::select! {
         joined = &mut a => (joined.expect("candidate a panicked"), b),
         joined = &mut b => (joined.expect("candidate b panicked"), a),
     };
     let leadership = leadership.expect("the first candidate acquires the free lease");
 
-    // Over two lease durations the leader keeps renewing and the standby keeps waiting.
+    // The leader keeps renewing: its renewals span two lease durations (an unrenewed
+    // lease would have expired twice over), and all along the standby keeps waiting.
+    let renewed_at = |lease: &Lease| {
+        let renew_time = lease.spec.as_ref().and_then(|s| s.renew_time.as_ref());
+        renew_time.expect("renewTime").0.as_millisecond()
+    };
+    let first = renewed_at(&leases.get(LEASE).await.expect("read lease"));
+    let span = i64::try_from((DURATION * 2).as_millis()).expect("milliseconds");
+    wait::poll(
+        "renewals over two lease durations",
+        DURATION * 4,
+        || async {
+            let lease = leases.get(LEASE).await.ok()?;
+            (renewed_at(&lease) - first >= span).then_some(())
+        },
+    )
+    .await;
     assert!(
-        tokio::time::timeout(DURATION * 2, &mut standby)
-            .await
-            .is_err(),
+        !standby.is_finished(),
         "the standby acquired a lease that is held and renewed"
     );
     let lease = leases.get(LEASE).await.expect("read lease");

@@ -2,22 +2,24 @@
 //! harness's control plane (an existing cluster, as far as the script knows) and emulator,
 //! in a namespace of its own, through sign-in and the protected fetch.
 
-use std::{net::TcpListener, process::Command};
+use std::process::Command;
 
-use cognito_operator_tests::{TestNamespace, environment, kubectl, without_test_package_env};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
+use cognito_operator_tests::{
+    ProcessLog, TestNamespace, environment, free_port, kubectl, without_test_package_env,
+};
 
 #[test]
 fn run_local_goes_from_nothing_to_a_protected_fetch() {
     let env = environment();
     let ns = TestNamespace::create("run-local");
     let run_dir = std::env::temp_dir().join(format!("run-local-{}", ns.name()));
+    // Shown if this test fails.
+    let logs = ["operator", "webhook-api"].map(|name| {
+        ProcessLog::new(
+            format!("run-local {name}"),
+            run_dir.join(format!("{name}.log")),
+        )
+    });
     // The script runs cargo build.
     let output = without_test_package_env(&mut Command::new("bash"))
         .arg(env.repo_root.join("tests/env/run-local.sh"))
@@ -65,9 +67,12 @@ fn run_local_goes_from_nothing_to_a_protected_fetch() {
     assert!(stderr.contains("stopped what this run started: operator webhook-api"));
     assert!(!run_dir.join("operator.pid").exists());
     let password = "Demo-Passw0rd!";
-    for log in ["operator.log", "webhook-api.log"] {
-        let text = std::fs::read_to_string(run_dir.join(log)).unwrap_or_default();
-        assert!(!text.contains(password), "the password leaked into {log}");
+    for log in &logs {
+        assert!(
+            !log.text().contains(password),
+            "the password leaked into {}",
+            log.path().display()
+        );
     }
     assert!(!stdout.contains(password) && !stderr.contains(password));
 

@@ -1,0 +1,131 @@
+//! The real `helm` (built by tests/env/install-k8s.sh) and the project's chart: rendered
+//! without a cluster, or installed into the local control plane.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use crate::environment::{environment, repo_root, tool};
+
+/// The release name the tests install under: the chart names objects after it.
+pub const RELEASE: &str = "cognito-operator";
+
+/// `--set` values that switch on every optional part of the chart.
+pub const EVERYTHING_ON: &[&str] = &[
+    "serviceMonitor.enabled=true",
+    "networkPolicy.enabled=true",
+    "webhookApi.config.pools[0].issuer=https://cognito-idp.us-east-1.amazonaws.com/us-east-1_x",
+    "webhookApi.config.pools[0].clientIds[0]=abc",
+    "webhookApi.signup.userPoolId=us-east-1_x",
+    "webhookApi.triggerSecret.existingSecret=triggers",
+    "operator.watchNamespace=default",
+    "webhookApi.discovery.namespace=default",
+    "operator.cognitoRates.userRead=60",
+];
+
+/// `charts/cognito-operator`.
+pub fn chart_dir() -> PathBuf {
+    repo_root().join("charts/cognito-operator")
+}
+
+/// What a finished `helm` printed.
+pub struct HelmOutput {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl HelmOutput {
+    /// Panics with helm's own words unless it succeeded.
+    pub fn expect_success(self, what: &str) -> Self {
+        assert!(
+            self.success,
+            "helm {what} failed:\n{}\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+fn run(args: &[&str], kubeconfig: Option<&Path>) -> HelmOutput {
+    // Keep helm's caches and repository config out of the user's home.
+    let home = std::env::temp_dir().join("helm-e2e");
+    let mut command = Command::new(tool("helm"));
+    command
+        .args(args)
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_DATA_HOME", home.join("data"));
+    if let Some(kubeconfig) = kubeconfig {
+        command.env("KUBECONFIG", kubeconfig);
+    }
+    let output = command.output().expect("run helm");
+    HelmOutput {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// `helm ARGS...` against the local control plane (started if need be).
+pub fn helm(args: &[&str]) -> HelmOutput {
+    run(args, Some(&environment().kubeconfig))
+}
+
+/// `helm ARGS...` that needs no cluster (`lint`, `template`): starts nothing.
+pub fn helm_offline(args: &[&str]) -> HelmOutput {
+    run(args, None)
+}
+
+/// `helm <command> cognito-operator <chart> --namespace <namespace> --set ...`, the
+/// arguments every render and install of the chart shares.
+fn chart_command(command: &str, namespace: &str, sets: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [command, RELEASE].into_iter().map(str::to_owned).collect();
+    args.push(chart_dir().display().to_string());
+    args.extend(["--namespace".to_owned(), namespace.to_owned()]);
+    for set in sets {
+        args.extend(["--set".to_owned(), (*set).to_owned()]);
+    }
+    args
+}
+
+/// `helm template` of the chart with `--set` values, without a cluster.
+pub fn template(namespace: &str, sets: &[&str]) -> HelmOutput {
+    let args = chart_command("template", namespace, sets);
+    helm_offline(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// An installed release; uninstalled when dropped, since its ClusterRoles and
+/// ClusterRoleBindings would outlive the test namespace otherwise.
+pub struct Release {
+    namespace: String,
+}
+
+impl Release {
+    /// `helm install` into `namespace`; returns the release and what helm printed.
+    pub fn install(namespace: &str, sets: &[&str]) -> (Self, HelmOutput) {
+        let args = chart_command("install", namespace, sets);
+        let output =
+            helm(&args.iter().map(String::as_str).collect::<Vec<_>>()).expect_success("install");
+        (
+            Self {
+                namespace: namespace.to_owned(),
+            },
+            output,
+        )
+    }
+
+    /// `helm upgrade --reuse-values` with more `--set` values.
+    pub fn upgrade(&self, sets: &[&str]) -> HelmOutput {
+        let mut args = chart_command("upgrade", &self.namespace, sets);
+        args.push("--reuse-values".to_owned());
+        helm(&args.iter().map(String::as_str).collect::<Vec<_>>()).expect_success("upgrade")
+    }
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let _ = helm(&["uninstall", RELEASE, "--namespace", &self.namespace]);
+    }
+}

@@ -1,0 +1,107 @@
+//! The Helm chart without a cluster: `helm lint` and `helm template` with the real `helm`,
+//! and the chart's CRDs against the generated ones. (helm_chart.rs installs it.)
+
+use std::{collections::BTreeSet, path::Path};
+
+use cognito_operator_tests::{
+    helm::{EVERYTHING_ON, RELEASE, chart_dir, helm_offline, template},
+    repo_root,
+};
+
+#[test]
+fn chart_crds_are_the_generated_crds() {
+    // crds/ is also the Rust crate of the types: only its YAML goes into the chart.
+    let names = |dir: &Path| -> BTreeSet<String> {
+        std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+            .map(|entry| {
+                entry
+                    .expect("dir entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .filter(|name| name.ends_with(".yaml"))
+            .collect()
+    };
+    let generated = repo_root().join("crds");
+    let in_chart = chart_dir().join("crds");
+    let hint = "re-sync with: cp crds/*.yaml charts/cognito-operator/crds/";
+    assert_eq!(names(&generated), names(&in_chart), "{hint}");
+    for name in names(&generated) {
+        let a = std::fs::read(generated.join(&name)).expect("read crds/");
+        let b = std::fs::read(in_chart.join(&name)).expect("read chart crds/");
+        assert!(
+            a == b,
+            "charts/cognito-operator/crds/{name} differs from crds/{name}; {hint}"
+        );
+    }
+}
+
+#[test]
+fn lint_is_clean_with_defaults_and_with_everything_on() {
+    let chart = chart_dir().display().to_string();
+    for sets in [&[][..], EVERYTHING_ON] {
+        let mut args = vec!["lint", "--strict", &chart];
+        for set in sets {
+            args.extend(["--set", set]);
+        }
+        let lint = helm_offline(&args).expect_success("lint");
+        assert!(lint.stdout.contains("0 chart(s) failed"), "{}", lint.stdout);
+        assert!(!lint.stdout.contains("[WARNING]"), "{}", lint.stdout);
+    }
+}
+
+#[test]
+fn optional_parts_render_only_when_enabled() {
+    let rendered = template("default", &[]).expect_success("template").stdout;
+    assert!(
+        !rendered.contains("kind: ServiceMonitor") && !rendered.contains("kind: NetworkPolicy")
+    );
+
+    let rendered = template("default", EVERYTHING_ON)
+        .expect_success("template")
+        .stdout;
+    for (kind, count) in [
+        ("ServiceMonitor", 2),
+        ("NetworkPolicy", 2),
+        ("ConfigMap", 1),
+    ] {
+        assert_eq!(
+            rendered.matches(&format!("kind: {kind}")).count(),
+            count,
+            "{kind}:\n{rendered}"
+        );
+    }
+    // Namespaced mode: RoleBindings in the watched namespace, no ClusterRoleBinding.
+    assert!(!rendered.contains("kind: ClusterRoleBinding"), "{rendered}");
+    assert_eq!(
+        rendered.matches("kind: RoleBinding").count(),
+        3,
+        "leader election, operator and webhook-api RoleBindings:\n{rendered}"
+    );
+    for env in [
+        "WATCH_NAMESPACE",
+        "WEBHOOK_API_DISCOVERY_NAMESPACE",
+        "WEBHOOK_API_SIGNUP_USER_POOL_ID",
+        "WEBHOOK_API_TRIGGER_SECRET",
+        "WEBHOOK_API_CONFIG",
+        "COGNITO_USER_READ_RPS",
+    ] {
+        assert!(rendered.contains(env), "{env} missing from:\n{rendered}");
+    }
+}
+
+#[test]
+fn values_schema_refuses_typos_and_out_of_range_values() {
+    let chart = chart_dir().display().to_string();
+    for bad in [
+        "operator.replica=2",
+        "operator.logFormat=xml",
+        "operator.cognitoRates.userList=0",
+    ] {
+        let output = helm_offline(&["template", RELEASE, &chart, "--set", bad]);
+        assert!(!output.success, "{bad} was accepted");
+        assert!(output.stderr.contains("schema"), "{bad}: {}", output.stderr);
+    }
+}
