@@ -1,8 +1,13 @@
-//! AppUsers kept in line with their spec after they were created: the periodic census
-//! and a pool deleted with Retain. The real operator binary, the real API server and
-//! Cognito in the emulator.
+//! AppUsers kept in line with their spec after they were created: the periodic census,
+//! reconcile requests, a pool deleted with Retain, and a pool whose region was decided
+//! before the operator's own region changed. The real operator binary, the real API
+//! server and Cognito in the emulator.
 
-use cognito_operator_tests::{EmulatorPool, OperatorNamespace, objects::app_user_manifest, wait};
+use cognito_operator_tests::{
+    EmulatorPool, OperatorNamespace, REGION, emulator_pool,
+    objects::{app_user_manifest, handled_request, is_ready, manifest},
+    wait, wait_for,
+};
 
 const PASSWORD: &str = "First-Passw0rd!";
 /// The pool "shop" every AppUser here belongs to.
@@ -89,6 +94,24 @@ async fn drift_is_found_by_listing_pages_and_corrected() {
 }
 
 #[tokio::test]
+async fn a_reconcile_request_repairs_a_user_disabled_out_of_band() {
+    // An hour between censuses: only the request can find the drift.
+    let email = "request@example.com";
+    let env = [("RESYNC_INTERVAL_SECONDS", "3600")];
+    let (t, pool) = with_user("user-request", &env, POOL_SPEC, email, "").await;
+    pool.disable(email).await;
+    assert_eq!(pool.is_enabled(email).await, Some(false));
+
+    t.ns.request_reconcile("appuser", "u", "t1");
+    wait_for(&t.users, "u", "request t1 handled", handled_request("t1")).await;
+    assert_eq!(
+        pool.is_enabled(email).await,
+        Some(true),
+        "the handled request enabled the user again"
+    );
+}
+
+#[tokio::test]
 async fn deleting_a_retained_pool_never_deletes_its_users() {
     let email = "stays@example.com";
     let retain = "  deletionPolicy: Retain\n";
@@ -101,4 +124,69 @@ async fn deleting_a_retained_pool_never_deletes_its_users() {
         "the user in the retained pool {} still signs in",
         pool.pool_id
     );
+}
+
+/// A region the emulator serves that is not the test [`REGION`].
+const OTHER_REGION: &str = "eu-west-1";
+
+/// The UserPool "shop" is Ready, is `pool` and is in the test region.
+async fn assert_pool_stays(t: &OperatorNamespace, pool: &EmulatorPool) {
+    let current = t.pools.get("shop").await.expect("get UserPool");
+    let status = current.status.as_ref().expect("status");
+    assert!(is_ready(&current), "the pool stays Ready: {status:?}");
+    assert_eq!(status.region.as_deref(), Some(REGION), "its region stays");
+    assert_eq!(
+        status.user_pool_id.as_deref(),
+        Some(pool.pool_id.as_str()),
+        "the same pool"
+    );
+}
+
+#[tokio::test]
+async fn a_pools_region_is_decided_once_whatever_the_operator_region_becomes() {
+    let mut t = OperatorNamespace::start("user-region", &[]).await;
+    // No spec.region: the operator's region (the test region) applies, once.
+    t.ns.apply(&manifest("UserPool", "shop", POOL_SPEC));
+    let pool = emulator_pool(&t.ready_pool("shop").await).await;
+    let email = "region@example.com";
+    let spec = "  deletionPolicy: Delete\n";
+    t.apply_password("s", PASSWORD);
+    t.ns.apply(&user_manifest("u", email, spec));
+    t.ready_user("u").await;
+    assert_pool_stays(&t, &pool).await;
+
+    // The operator moves to another region, with a census every 2 s.
+    t.restart_operator(&[
+        ("AWS_REGION", OTHER_REGION),
+        ("RESYNC_INTERVAL_SECONDS", "2"),
+    ]);
+    t.operator.reconciled_since("UserPool", 0).await;
+    assert_pool_stays(&t, &pool).await;
+
+    // A spec change reaches the user in the pool's region.
+    t.ns.apply(&user_manifest(
+        "u",
+        email,
+        &format!("{spec}  attributes: {{given_name: Ada}}\n  groups: [admins]\n"),
+    ));
+    t.ready_user("u").await;
+    assert!(converged(&pool, email).await, "the change reached the user");
+    assert_pool_stays(&t, &pool).await;
+
+    // The census repairs drift there.
+    pool.disable(email).await;
+    wait::until("the census enables the user again", || async {
+        pool.is_enabled(email).await == Some(true)
+    })
+    .await;
+    assert_pool_stays(&t, &pool).await;
+
+    // Deleting the AppUser deletes the user there; the finalizer is done.
+    t.ns.delete("appuser", "u");
+    assert!(pool.user(email).await.is_none(), "the user is gone");
+    assert!(
+        t.users.get_opt("u").await.expect("get AppUser").is_none(),
+        "the AppUser is gone"
+    );
+    assert_pool_stays(&t, &pool).await;
 }

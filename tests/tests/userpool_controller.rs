@@ -238,6 +238,30 @@ async fn stack_deleted_out_of_band_is_recreated() {
 }
 
 #[tokio::test]
+async fn a_reconcile_request_recreates_a_stack_deleted_out_of_band() {
+    // An hour between resyncs: only the request can find the missing stack.
+    let (t, first_stack) = pool_without_its_stack("pool-request", "3600").await;
+    t.ns.request_reconcile("userpool", "p", "t1");
+    let pool = wait_for(&t.pools, "p", "request t1 handled and Ready", |p| {
+        p.last_handled_reconcile_at() == Some("t1") && is_ready(p)
+    })
+    .await;
+    let stack_name = pool
+        .status
+        .as_ref()
+        .and_then(|s| s.stack_name.clone())
+        .expect("stack name");
+    let status = stack_status(&stack_name).await;
+    assert!(
+        status
+            .as_deref()
+            .is_some_and(|s| s.ends_with("_COMPLETE") && !s.starts_with("DELETE")),
+        "the pool's stack {stack_name} exists again: {status:?}"
+    );
+    assert_ne!(stack_id(&pool), first_stack, "a new stack");
+}
+
+#[tokio::test]
 async fn only_the_leader_reconciles() {
     let ns = TestNamespace::create("pool-leader");
     let leader_env = [
