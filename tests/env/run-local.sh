@@ -16,7 +16,8 @@
 #
 # Env: DEMO_NAMESPACE (cognito-demo), OPERATOR_METRICS_PORT (8081), WEBHOOK_API_PORT
 # (8080), RUN_LOCAL_DIR (logs, pids and the CLI's files; .cache/run/local). The operator
-# and webhook-api watch only DEMO_NAMESPACE.
+# watches every namespace, as an installed one does (WATCH_NAMESPACE, if set, narrows it
+# as it does for the binary); webhook-api discovers pools in DEMO_NAMESPACE only.
 set -euo pipefail
 
 # shellcheck source=tests/env/common.sh
@@ -104,7 +105,7 @@ if $real_aws; then
   unset AWS_ENDPOINT_URL
   log "using real AWS (region ${AWS_REGION:-from your AWS config})"
 else
-  step "installing the AWS emulator (cached)" "$REPO_ROOT/tests/env/install-moto.sh"
+  step "installing the AWS emulator" "$REPO_ROOT/tests/env/install-moto.sh"
   "$REPO_ROOT/tests/env/moto.sh" status >/dev/null 2>&1 || started+=(moto)
   step "starting the AWS emulator" "$REPO_ROOT/tests/env/moto.sh" start
   eval "$("$REPO_ROOT/tests/env/moto.sh" env)"
@@ -122,7 +123,7 @@ step "building the operator, webhook-api and cognito-client" \
 target="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/debug"
 step "starting the operator (log: $LOCAL_DIR/operator.log)" \
   start_service operator env METRICS_ADDR="127.0.0.1:$OPERATOR_METRICS_PORT" LOG_FORMAT=text \
-  WATCH_NAMESPACE="$NAMESPACE" "$target/cognito-operator" run
+  "$target/cognito-operator" run
 step "waiting for the operator" \
   wait_for 60 "operator /readyz" curl -fsS "http://127.0.0.1:$OPERATOR_METRICS_PORT/readyz"
 
