@@ -11,11 +11,8 @@ set -euo pipefail
 
 # Ports are overridable so parallel checkouts/CI jobs need not collide.
 # Defaults avoid the well-known ports (2379/2380/6443/10257) of a real cluster.
-ETCD_CLIENT_PORT="${ETCD_CLIENT_PORT:-23790}"
-ETCD_PEER_PORT="${ETCD_PEER_PORT:-23800}"
-APISERVER_PORT="${APISERVER_PORT:-16443}"
-KCM_PORT="${KCM_PORT:-10357}"
-READY_TIMEOUT="${READY_TIMEOUT:-120}"
+: "${ETCD_CLIENT_PORT:=23790}" "${ETCD_PEER_PORT:=23800}" "${APISERVER_PORT:=16443}" \
+  "${KCM_PORT:=10357}" "${READY_TIMEOUT:=120}"
 
 CP_DIR="$RUN_DIR/controlplane"
 PKI="$CP_DIR/pki"
