@@ -7,6 +7,8 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::defaults::default_true;
+
 /// Standard Cognito attributes a spec may set through `attributes`. `email`,
 /// `email_verified` and `sub` are left out: the first two come from dedicated spec fields,
 /// and Cognito assigns `sub`.
@@ -95,10 +97,6 @@ pub struct AppUserSpec {
     /// `Retain` keeps it.
     #[serde(default)]
     pub deletion_policy: UserDeletionPolicy,
-}
-
-fn default_true() -> bool {
-    true
 }
 
 /// CEL rule that accepts only attribute names Cognito lets a client set.

@@ -6,7 +6,9 @@
 //!   the AppUser controller and webhook-api's sign-up.
 #![forbid(unsafe_code)]
 
+pub mod app_client;
 pub mod appuser;
+mod defaults;
 pub mod user_provisioning;
 pub mod userpool;
 

@@ -8,6 +8,9 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::app_client::{AppClient, AuthFlow};
+use crate::defaults::default_true;
+
 /// Desired state of a Cognito user pool.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
@@ -177,10 +180,6 @@ fn default_temporary_password_validity_days() -> i32 {
     7
 }
 
-fn default_true() -> bool {
-    true
-}
-
 /// Multi-factor authentication settings.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -298,97 +297,6 @@ pub struct Group {
     /// Lower values win when a user's groups carry IAM roles; 0 or more.
     #[schemars(range(min = 0))]
     pub precedence: Option<i32>,
-}
-
-/// An app client: the identity an application uses to sign users in.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.generateSecret == oldSelf.generateSecret")
-    .message("generateSecret cannot change for an existing client; add a client with a new name instead")
-    .field_path(".generateSecret"))]
-#[x_kube(validation = Rule::new("self.explicitAuthFlows.exists(f, f == 'ALLOW_REFRESH_TOKEN_AUTH')")
-    .message("explicitAuthFlows must include ALLOW_REFRESH_TOKEN_AUTH (Cognito requires it)")
-    .field_path(".explicitAuthFlows"))]
-pub struct AppClient {
-    /// Client name, unique within the pool: letters, digits, `-`, `_` and `.` (it also
-    /// names the client's keys in the connection Secret).
-    #[schemars(regex(pattern = r"^[A-Za-z0-9][-._A-Za-z0-9]{0,127}$"))]
-    pub name: String,
-
-    /// Whether the client has a secret (default false: a public client, as in the seed).
-    /// The secret goes only to the connection Secret. Immutable.
-    #[serde(default)]
-    pub generate_secret: bool,
-
-    /// Authentication flows the client allows. Defaults to admin password, user password,
-    /// SRP and refresh-token flows.
-    #[serde(default = "default_auth_flows")]
-    #[schemars(length(min = 1, max = 6))]
-    #[x_kube(merge_strategy = ListMerge::Set)]
-    pub explicit_auth_flows: Vec<AuthFlow>,
-
-    /// Access-token lifetime in minutes, 5 to 1440 (default 60).
-    #[serde(default = "default_token_validity_minutes")]
-    #[schemars(range(min = 5, max = 1440))]
-    pub access_token_validity_minutes: i32,
-
-    /// Id-token lifetime in minutes, 5 to 1440 (default 60).
-    #[serde(default = "default_token_validity_minutes")]
-    #[schemars(range(min = 5, max = 1440))]
-    pub id_token_validity_minutes: i32,
-
-    /// Refresh-token lifetime in days, 1 to 3650 (default 30).
-    #[serde(default = "default_refresh_token_validity_days")]
-    #[schemars(range(min = 1, max = 3650))]
-    pub refresh_token_validity_days: i32,
-
-    /// Allow revoking refresh tokens (default true).
-    #[serde(default = "default_true")]
-    pub enable_token_revocation: bool,
-}
-
-impl AppClient {
-    /// The client a pool gets when `spec.clients` is empty.
-    pub fn default_named(name: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-            generate_secret: false,
-            explicit_auth_flows: default_auth_flows(),
-            access_token_validity_minutes: default_token_validity_minutes(),
-            id_token_validity_minutes: default_token_validity_minutes(),
-            refresh_token_validity_days: default_refresh_token_validity_days(),
-            enable_token_revocation: true,
-        }
-    }
-}
-
-fn default_auth_flows() -> Vec<AuthFlow> {
-    vec![
-        AuthFlow::AllowAdminUserPasswordAuth,
-        AuthFlow::AllowUserPasswordAuth,
-        AuthFlow::AllowUserSrpAuth,
-        AuthFlow::AllowRefreshTokenAuth,
-    ]
-}
-
-fn default_token_validity_minutes() -> i32 {
-    60
-}
-
-fn default_refresh_token_validity_days() -> i32 {
-    30
-}
-
-/// Cognito's `ExplicitAuthFlows` values.
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum AuthFlow {
-    AllowAdminUserPasswordAuth,
-    AllowCustomAuth,
-    AllowUserPasswordAuth,
-    AllowUserSrpAuth,
-    AllowRefreshTokenAuth,
-    AllowUserAuth,
 }
 
 /// A Lambda function wired to the pool's triggers.
