@@ -1,5 +1,7 @@
 //! Logging setup: one `tracing` subscriber for the whole process.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 /// Filter used when `RUST_LOG` is unset: the operator at info, the chatty client
@@ -42,7 +44,12 @@ pub fn init(format: LogFormat) {
             )
             .try_init(),
         LogFormat::Text => registry
-            .with(fmt::layer().with_writer(std::io::stderr))
+            .with(
+                fmt::layer()
+                    // Colour codes only for a terminal: a log file stays plain text.
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
     };
     if let Err(error) = result {
