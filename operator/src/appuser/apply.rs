@@ -32,7 +32,7 @@ use crate::{
     reconcile::{
         conditions::{READY, SYNCED, is_true, reasons},
         outcome::pending_request,
-        report::{StatusDraft, normal, warning},
+        report::{StatusDraft, normal},
     },
     runtime::context::Context,
 };
@@ -243,13 +243,8 @@ impl<'a> Reconciler<'a> {
         if self.draft.status.sub.is_some()
             && self.draft.status.user_pool_id.as_deref() == Some(&pool_id)
         {
-            let note = format!(
-                "user {} was deleted outside the operator; creating it again",
-                self.username
-            );
-            self.draft
-                .event(warning("UserRecreated", "Create"), &note)
-                .await;
+            let user = format!("user {}", self.username);
+            self.draft.recreating("UserRecreated", &user).await;
         }
         tracing::info!(pool = %pool_id, "creating the Cognito user");
         let new_user = NewUser {

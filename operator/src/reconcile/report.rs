@@ -112,6 +112,12 @@ where
         .await;
     }
 
+    /// Says that `what` was deleted outside the operator and is being created again.
+    pub async fn recreating(&self, reason: &str, what: &str) {
+        let note = format!("{what} was deleted outside the operator; creating it again");
+        self.event(warning(reason, "Create"), &note).await;
+    }
+
     /// Sets condition `type_` and publishes `notice` with the same message.
     pub async fn set_and_publish(
         &mut self,

@@ -83,13 +83,9 @@ impl<'a> Reconciler<'a> {
             .applied_create_only
             .as_deref()
             .and_then(|json| serde_json::from_str::<CreateOnlySettings>(json).ok());
-        let already_submitted = self.render(revision).hash.as_str()
-            == self
-                .draft
-                .status
-                .applied_template_hash
-                .as_deref()
-                .unwrap_or_default();
+        let mut template = self.render(revision);
+        let already_submitted =
+            self.draft.status.applied_template_hash.as_deref() == Some(template.hash.as_str());
         let replacing = match decide::create_only(
             applied_create_only.as_ref(),
             &desired_create_only,
@@ -100,6 +96,7 @@ impl<'a> Reconciler<'a> {
             CreateOnly::Replace => {
                 // A new revision is a new pool logical id.
                 revision += 1;
+                template = self.render(revision);
                 true
             }
             CreateOnly::Refuse(changes) => {
@@ -116,7 +113,6 @@ impl<'a> Reconciler<'a> {
                 return Ok(Action::await_change());
             }
         };
-        let template = self.render(revision);
         let request = pending_request(self.pool, &self.draft.status);
 
         let Some(stack) = self.stacks.describe(&self.stack_name).await? else {
@@ -244,13 +240,8 @@ impl<'a> Reconciler<'a> {
         let message = format!("creating stack {}", self.stack_name);
         self.draft.fail(reasons::CREATING, &message);
         if recreating {
-            let note = format!(
-                "stack {} was deleted outside the operator; creating it again",
-                self.stack_name
-            );
-            self.draft
-                .event(warning("StackRecreated", "Create"), &note)
-                .await;
+            let stack = format!("stack {}", self.stack_name);
+            self.draft.recreating("StackRecreated", &stack).await;
         } else {
             self.draft
                 .event(normal("Creating", "Create"), &message)

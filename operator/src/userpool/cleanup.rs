@@ -24,11 +24,7 @@ pub async fn cleanup(pool: &UserPool, pctx: &PoolContext, api: Api<UserPool>) ->
     let stack_name = reconciler.stack_name.clone();
     if pool.spec.deletion_policy == PoolDeletionPolicy::Retain {
         let note = format!("deletionPolicy Retain: stack {stack_name} and its user pool are kept");
-        reconciler
-            .draft
-            .event(normal("Retained", "Delete"), &note)
-            .await;
-        return Ok(forget(pctx, &reconciler.uid));
+        return Ok(done(pctx, &reconciler, "Retained", &note).await);
     }
     let stack = reconciler.stacks.describe(&stack_name).await?;
     let stack = match stack {
@@ -43,11 +39,7 @@ pub async fn cleanup(pool: &UserPool, pctx: &PoolContext, api: Api<UserPool>) ->
         }
         _ => {
             let note = format!("stack {stack_name} deleted");
-            reconciler
-                .draft
-                .event(normal("Deleted", "Delete"), &note)
-                .await;
-            return Ok(forget(pctx, &reconciler.uid));
+            return Ok(done(pctx, &reconciler, "Deleted", &note).await);
         }
     };
     reconciler.draft.status.stack_status = Some(stack.status.clone());
@@ -80,7 +72,14 @@ pub async fn cleanup(pool: &UserPool, pctx: &PoolContext, api: Api<UserPool>) ->
     Ok(Cleanup::NotYet(Action::requeue(POLL)))
 }
 
-fn forget(pctx: &PoolContext, uid: &str) -> Cleanup {
-    pctx.written.forget(uid);
+/// Says how the deletion ended, and forgets the object's status.
+async fn done(
+    pctx: &PoolContext,
+    reconciler: &Reconciler<'_>,
+    reason: &str,
+    note: &str,
+) -> Cleanup {
+    reconciler.draft.event(normal(reason, "Delete"), note).await;
+    pctx.written.forget(&reconciler.uid);
     Cleanup::Done
 }
