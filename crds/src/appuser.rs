@@ -35,17 +35,17 @@ pub const STANDARD_ATTRIBUTES: &[&str] = &[
 /// Desired state of a Cognito user.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
+    namespaced,
     group = "cognito.kubeauth.dev",
     version = "v1alpha1",
     kind = "AppUser",
     doc = "A Cognito user with a preset, permanent password taken from a Secret.",
-    namespaced,
     shortname = "cau",
     category = "cognito",
     status = "AppUserStatus",
-    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Email","type":"string","jsonPath":".spec.email"}"#,
     printcolumn = r#"{"name":"Pool","type":"string","jsonPath":".spec.userPoolRef.name"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"User Status","type":"string","jsonPath":".status.userStatus"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
@@ -147,14 +147,8 @@ pub enum UserDeletionPolicy {
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct AppUserStatus {
-    /// `Ready` (the user can sign in as declared) and `Synced`, following Kubernetes API
-    /// conventions.
-    #[serde(default)]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
-    pub conditions: Vec<Condition>,
-
-    /// The `metadata.generation` the status describes.
-    pub observed_generation: Option<i64>,
+    /// Id of the pool that holds the user.
+    pub user_pool_id: Option<String>,
 
     /// Cognito's immutable user id (`sub` claim).
     pub sub: Option<String>,
@@ -164,6 +158,11 @@ pub struct AppUserStatus {
 
     /// Cognito user status, for example `CONFIRMED`.
     pub user_status: Option<String>,
+
+    /// Names of the attributes the operator set, so that one removed from the spec is
+    /// deleted from the user.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_attributes: Vec<String>,
 
     /// Whether the user is enabled in Cognito.
     pub enabled: Option<bool>,
@@ -177,16 +176,17 @@ pub struct AppUserStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejected_password_version: Option<String>,
 
-    /// Names of the attributes the operator set, so that one removed from the spec is
-    /// deleted from the user.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub managed_attributes: Vec<String>,
-
-    /// Id of the pool that holds the user.
-    pub user_pool_id: Option<String>,
+    /// The `metadata.generation` the status describes.
+    pub observed_generation: Option<i64>,
 
     /// The value of the `cognito.kubeauth.dev/reconcile-requested-at` annotation last
     /// handled: the user was read from Cognito and repaired then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_at: Option<String>,
+
+    /// `Ready` (the user can sign in as declared) and `Synced`, following Kubernetes API
+    /// conventions.
+    #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
 }

@@ -118,20 +118,7 @@ async fn census_of_pool(
     };
     let directory = UserDirectory::new(&uctx.ctx.aws_clients(&region), &pool_id);
 
-    let mut by_sub: HashMap<String, ObservedUser> = HashMap::with_capacity(users.len());
-    let mut token = None;
-    loop {
-        let page = directory.list_page(token).await?;
-        for user in page.users {
-            if let Some(sub) = user.sub.clone() {
-                by_sub.insert(sub, user);
-            }
-        }
-        match page.next {
-            Some(next) => token = Some(next),
-            None => break,
-        }
-    }
+    let by_sub = directory.users_by_sub().await?;
     let mut groups_of: HashMap<String, BTreeSet<String>> = HashMap::new();
     for group in &pool.spec.groups {
         for member in directory.members_of(&group.name).await? {

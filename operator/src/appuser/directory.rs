@@ -1,14 +1,21 @@
 //! The Cognito user calls of one pool, each waiting first on its quota category's rate
 //! limit: the only way the AppUser controller and the census reach Cognito.
 
-use std::{collections::BTreeSet, sync::Arc};
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+};
 
 use aws_sdk_cognitoidentityprovider::{
     Client,
     error::{ProvideErrorMetadata, SdkError},
     types::AttributeType,
 };
-use cognito_crds::user_provisioning::{self, CognitoError, CognitoErrorKind, NewUser};
+use cognito_crds::user_provisioning::{
+    self, CognitoError,
+    CognitoErrorKind::{PoolNotFound, UserNotFound},
+    NewUser,
+};
 
 use super::attributes::ObservedUser;
 use crate::runtime::{
@@ -16,7 +23,7 @@ use crate::runtime::{
     rate_limit::{QuotaCategory, RateLimits},
 };
 
-/// Users per `ListUsers`/`ListUsersInGroup` page: Cognito's maximum.
+/// Items per listed page: Cognito's maximum.
 pub const PAGE_SIZE: i32 = 60;
 
 type Result<T> = std::result::Result<T, CognitoError>;
@@ -29,15 +36,34 @@ pub struct UserDirectory {
     pool_id: String,
 }
 
-/// One page of `ListUsers`.
-pub struct UserPage {
-    pub users: Vec<ObservedUser>,
-    pub next: Option<String>,
+/// Everything a paginated listing returns: `page` makes one call and returns its items and
+/// the next token; an absent or empty token ends the listing.
+async fn every_page<T, Items, Page>(page: impl Fn(Option<String>) -> Page) -> Result<Items>
+where
+    Items: Default + Extend<T>,
+    Page: Future<Output = Result<(Vec<T>, Option<String>)>>,
+{
+    let mut items = Items::default();
+    let mut next = None;
+    loop {
+        let (found, token) = page(next).await?;
+        items.extend(found);
+        next = token.filter(|t| !t.is_empty());
+        if next.is_none() {
+            return Ok(items);
+        }
+    }
 }
 
-/// A pagination token that ends the listing when absent or empty.
-fn next_token(token: Option<&str>) -> Option<String> {
-    token.filter(|t| !t.is_empty()).map(str::to_owned)
+/// A request on this directory's pool. The SDK's request builders share no trait to set
+/// the pool id through, so without this each call would repeat it.
+macro_rules! in_pool {
+    ($directory:expr, $operation:ident) => {
+        $directory
+            .cognito
+            .$operation()
+            .user_pool_id(&$directory.pool_id)
+    };
 }
 
 impl UserDirectory {
@@ -95,52 +121,64 @@ impl UserDirectory {
 
     /// `AdminGetUser`; `None` when the user does not exist.
     pub async fn get(&self, username: &str) -> Result<Option<ObservedUser>> {
-        let request = self
-            .cognito
-            .admin_get_user()
-            .user_pool_id(&self.pool_id)
-            .username(username)
-            .send();
-        match self.call("AdminGetUser", request).await {
+        let request = in_pool!(self, admin_get_user).username(username);
+        match self.call("AdminGetUser", request.send()).await {
             Ok(user) => Ok(Some(ObservedUser::from_parts(
                 Some(user.username()),
                 user.user_attributes(),
                 user.user_status().map(|s| s.as_str()),
                 user.enabled(),
             ))),
-            Err(CognitoError {
-                kind: CognitoErrorKind::UserNotFound(_),
-                ..
-            }) => Ok(None),
+            Err(e) if matches!(e.kind, UserNotFound(_)) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
     /// `AdminListGroupsForUser`, all pages.
     pub async fn groups_of(&self, username: &str) -> Result<BTreeSet<String>> {
-        let mut groups = BTreeSet::new();
-        let mut next: Option<String> = None;
-        loop {
-            let request = self
-                .cognito
-                .admin_list_groups_for_user()
-                .user_pool_id(&self.pool_id)
-                .username(username)
-                .limit(PAGE_SIZE)
-                .set_next_token(next.take())
-                .send();
-            let page = self.call("AdminListGroupsForUser", request).await?;
-            groups.extend(
-                page.groups()
-                    .iter()
-                    .filter_map(|g| g.group_name())
-                    .map(str::to_owned),
-            );
-            next = next_token(page.next_token());
-            if next.is_none() {
-                return Ok(groups);
+        let listing = in_pool!(self, admin_list_groups_for_user).username(username);
+        every_page(|next| {
+            let request = listing.clone().limit(PAGE_SIZE).set_next_token(next);
+            async move {
+                let page = self.call("AdminListGroupsForUser", request.send()).await?;
+                let groups = page.groups().iter().filter_map(|g| g.group_name());
+                Ok((groups.map(str::to_owned).collect(), page.next_token))
             }
-        }
+        })
+        .await
+    }
+
+    /// `ListUsers`, all pages of up to [`PAGE_SIZE`] users with all their attributes, by
+    /// `sub`.
+    pub async fn users_by_sub(&self) -> Result<HashMap<String, ObservedUser>> {
+        every_page(|next| {
+            let request = in_pool!(self, list_users).limit(PAGE_SIZE);
+            let request = request.set_pagination_token(next).send();
+            async move {
+                let page = self.call("ListUsers", request).await?;
+                let users = page.users().iter().map(ObservedUser::from_user_type);
+                let by_sub = users.filter_map(|user| Some((user.sub.clone()?, user)));
+                Ok((by_sub.collect(), page.pagination_token))
+            }
+        })
+        .await
+    }
+
+    /// `ListUsersInGroup`: the user names (Cognito's, not e-mails) of every member.
+    pub async fn members_of(&self, group: &str) -> Result<Vec<String>> {
+        let listing = in_pool!(self, list_users_in_group).limit(PAGE_SIZE);
+        every_page(|next| {
+            let request = listing.clone().group_name(group).set_next_token(next);
+            async move {
+                let page = self.call("ListUsersInGroup", request.send()).await?;
+                let members = page.users.unwrap_or_default().into_iter();
+                Ok((
+                    members.filter_map(|u| u.username).collect(),
+                    page.next_token,
+                ))
+            }
+        })
+        .await
     }
 
     pub async fn update_attributes(
@@ -148,44 +186,27 @@ impl UserDirectory {
         username: &str,
         attributes: Vec<AttributeType>,
     ) -> Result<()> {
-        let request = self
-            .cognito
-            .admin_update_user_attributes()
-            .user_pool_id(&self.pool_id)
-            .username(username)
-            .set_user_attributes(Some(attributes))
-            .send();
+        let request = in_pool!(self, admin_update_user_attributes).username(username);
+        let request = request.set_user_attributes(Some(attributes)).send();
         self.call("AdminUpdateUserAttributes", request)
             .await
             .map(drop)
     }
 
     pub async fn delete_attributes(&self, username: &str, names: Vec<String>) -> Result<()> {
-        let request = self
-            .cognito
-            .admin_delete_user_attributes()
-            .user_pool_id(&self.pool_id)
-            .username(username)
-            .set_user_attribute_names(Some(names))
-            .send();
+        let request = in_pool!(self, admin_delete_user_attributes).username(username);
+        let request = request.set_user_attribute_names(Some(names)).send();
         self.call("AdminDeleteUserAttributes", request)
             .await
             .map(drop)
     }
 
     pub async fn set_enabled(&self, username: &str, enabled: bool) -> Result<()> {
-        let (pool, cognito) = (&self.pool_id, &self.cognito);
         if enabled {
-            let request = cognito
-                .admin_enable_user()
-                .user_pool_id(pool)
-                .username(username);
+            let request = in_pool!(self, admin_enable_user).username(username);
             self.call("AdminEnableUser", request.send()).await.map(drop)
         } else {
-            let request = cognito
-                .admin_disable_user()
-                .user_pool_id(pool)
-                .username(username);
+            let request = in_pool!(self, admin_disable_user).username(username);
             self.call("AdminDisableUser", request.send())
                 .await
                 .map(drop)
@@ -193,24 +214,14 @@ impl UserDirectory {
     }
 
     pub async fn add_to_group(&self, username: &str, group: &str) -> Result<()> {
-        let request = self
-            .cognito
-            .admin_add_user_to_group()
-            .user_pool_id(&self.pool_id)
-            .username(username)
-            .group_name(group)
-            .send();
+        let request = in_pool!(self, admin_add_user_to_group).group_name(group);
+        let request = request.username(username).send();
         self.call("AdminAddUserToGroup", request).await.map(drop)
     }
 
     pub async fn remove_from_group(&self, username: &str, group: &str) -> Result<()> {
-        let request = self
-            .cognito
-            .admin_remove_user_from_group()
-            .user_pool_id(&self.pool_id)
-            .username(username)
-            .group_name(group)
-            .send();
+        let request = in_pool!(self, admin_remove_user_from_group).group_name(group);
+        let request = request.username(username).send();
         self.call("AdminRemoveUserFromGroup", request)
             .await
             .map(drop)
@@ -218,70 +229,10 @@ impl UserDirectory {
 
     /// `AdminDeleteUser`; a user or pool that is already gone counts as deleted.
     pub async fn delete(&self, username: &str) -> Result<()> {
-        let request = self
-            .cognito
-            .admin_delete_user()
-            .user_pool_id(&self.pool_id)
-            .username(username)
-            .send();
-        match self.call("AdminDeleteUser", request).await {
-            Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.kind,
-                    CognitoErrorKind::UserNotFound(_) | CognitoErrorKind::PoolNotFound(_)
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// One `ListUsers` page of up to [`PAGE_SIZE`] users with all their attributes.
-    pub async fn list_page(&self, token: Option<String>) -> Result<UserPage> {
-        let request = self
-            .cognito
-            .list_users()
-            .user_pool_id(&self.pool_id)
-            .limit(PAGE_SIZE)
-            .set_pagination_token(token)
-            .send();
-        let page = self.call("ListUsers", request).await?;
-        Ok(UserPage {
-            users: page
-                .users()
-                .iter()
-                .map(ObservedUser::from_user_type)
-                .collect(),
-            next: next_token(page.pagination_token()),
-        })
-    }
-
-    /// The user names (Cognito's, not e-mails) of every member of `group`.
-    pub async fn members_of(&self, group: &str) -> Result<BTreeSet<String>> {
-        let mut members = BTreeSet::new();
-        let mut next: Option<String> = None;
-        loop {
-            let request = self
-                .cognito
-                .list_users_in_group()
-                .user_pool_id(&self.pool_id)
-                .group_name(group)
-                .limit(PAGE_SIZE)
-                .set_next_token(next.take())
-                .send();
-            let page = self.call("ListUsersInGroup", request).await?;
-            members.extend(
-                page.users()
-                    .iter()
-                    .filter_map(|u| u.username())
-                    .map(str::to_owned),
-            );
-            next = next_token(page.next_token());
-            if next.is_none() {
-                return Ok(members);
-            }
+        let request = in_pool!(self, admin_delete_user).username(username);
+        match self.call("AdminDeleteUser", request.send()).await {
+            Err(e) if !matches!(e.kind, UserNotFound(_) | PoolNotFound(_)) => Err(e),
+            _ => Ok(()),
         }
     }
 }

@@ -161,10 +161,6 @@ fn users_where(store: &Store<AppUser>, keep: impl Fn(&AppUser) -> bool) -> Vec<O
         .collect()
 }
 
-#[tracing::instrument(
-    skip_all,
-    fields(kind = KIND, namespace = user.namespace().unwrap_or_default(), name = user.name_any())
-)]
 async fn reconcile(user: Arc<AppUser>, uctx: Arc<UserContext>) -> Result<Action> {
     reconcile_guarded(
         user.as_ref(),

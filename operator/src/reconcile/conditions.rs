@@ -10,52 +10,6 @@ use k8s_openapi::{
 pub const READY: &str = "Ready";
 pub const SYNCED: &str = "Synced";
 
-/// Every reason a controller sets, in one place so docs and tests can list them.
-pub mod reasons {
-    /// The stack is being created.
-    pub const CREATING: &str = "Creating";
-    /// The stack is being updated.
-    pub const UPDATING: &str = "Updating";
-    /// The stack matches the spec and the pool is usable.
-    pub const AVAILABLE: &str = "Available";
-    /// The stack matches the spec.
-    pub const IN_SYNC: &str = "InSync";
-    /// A change to a create-only property was refused (needs `allowReplacement`).
-    pub const CREATE_ONLY_CHANGE: &str = "CreateOnlyChangeRefused";
-    /// A stack of that name belongs to another object.
-    pub const STACK_OWNED_ELSEWHERE: &str = "StackOwnedByAnotherObject";
-    /// A stack of that name exists without our tags and adoption was not requested.
-    pub const STACK_NOT_ADOPTED: &str = "StackExistsNotAdopted";
-    /// Stack creation failed; fix the spec to retry.
-    pub const CREATE_FAILED: &str = "StackCreateFailed";
-    /// A stack update failed and was rolled back; the pool keeps its previous settings.
-    pub const UPDATE_FAILED: &str = "StackUpdateFailed";
-    /// The stack is in a state the operator cannot repair by itself.
-    pub const STACK_BROKEN: &str = "StackNeedsAttention";
-    /// A failed create is being cleaned up before the stack is created again.
-    pub const RECREATING: &str = "Recreating";
-    /// The stack is being deleted.
-    pub const DELETING: &str = "Deleting";
-    /// The AppUser's UserPool does not exist or is not Ready yet.
-    pub const WAITING_FOR_POOL: &str = "WaitingForUserPool";
-    /// The password Secret or its key does not exist.
-    pub const SECRET_MISSING: &str = "PasswordSecretMissing";
-    /// Cognito refused the password (pool policy); a new Secret version is needed.
-    pub const INVALID_PASSWORD: &str = "InvalidPassword";
-    /// An older AppUser already declares the same email in the same UserPool.
-    pub const DUPLICATE_EMAIL: &str = "DuplicateEmail";
-    /// The spec names a group the UserPool does not declare.
-    pub const UNKNOWN_GROUP: &str = "UnknownGroup";
-    /// Cognito rejected an attribute or another parameter of the spec.
-    pub const INVALID_SPEC: &str = "InvalidSpec";
-    /// Cognito kept throttling the operator's calls; it retries with backoff.
-    pub const THROTTLED: &str = "Throttled";
-    /// The Cognito user exists as declared and can sign in.
-    pub const USER_READY: &str = "UserReady";
-    /// An AWS or Kubernetes call failed; the operator retries with backoff.
-    pub const RECONCILE_ERROR: &str = "ReconcileError";
-}
-
 /// A condition stamped with the object's generation.
 pub fn condition(
     type_: &str,
@@ -120,6 +74,52 @@ pub fn differ(a: &[Condition], b: &[Condition]) -> bool {
     a.len() != b.len() || a.iter().zip(b).any(|(x, y)| key(x) != key(y))
 }
 
+/// Every reason a controller sets, in one place so docs and tests can list them.
+pub mod reasons {
+    /// The stack is being created.
+    pub const CREATING: &str = "Creating";
+    /// The stack is being updated.
+    pub const UPDATING: &str = "Updating";
+    /// The stack matches the spec and the pool is usable.
+    pub const AVAILABLE: &str = "Available";
+    /// The stack matches the spec.
+    pub const IN_SYNC: &str = "InSync";
+    /// A change to a create-only property was refused (needs `allowReplacement`).
+    pub const CREATE_ONLY_CHANGE: &str = "CreateOnlyChangeRefused";
+    /// A stack of that name belongs to another object.
+    pub const STACK_OWNED_ELSEWHERE: &str = "StackOwnedByAnotherObject";
+    /// A stack of that name exists without our tags and adoption was not requested.
+    pub const STACK_NOT_ADOPTED: &str = "StackExistsNotAdopted";
+    /// Stack creation failed; fix the spec to retry.
+    pub const CREATE_FAILED: &str = "StackCreateFailed";
+    /// A stack update failed and was rolled back; the pool keeps its previous settings.
+    pub const UPDATE_FAILED: &str = "StackUpdateFailed";
+    /// The stack is in a state the operator cannot repair by itself.
+    pub const STACK_BROKEN: &str = "StackNeedsAttention";
+    /// A failed create is being cleaned up before the stack is created again.
+    pub const RECREATING: &str = "Recreating";
+    /// The stack is being deleted.
+    pub const DELETING: &str = "Deleting";
+    /// The AppUser's UserPool does not exist or is not Ready yet.
+    pub const WAITING_FOR_POOL: &str = "WaitingForUserPool";
+    /// The password Secret or its key does not exist.
+    pub const SECRET_MISSING: &str = "PasswordSecretMissing";
+    /// Cognito refused the password (pool policy); a new Secret version is needed.
+    pub const INVALID_PASSWORD: &str = "InvalidPassword";
+    /// An older AppUser already declares the same email in the same UserPool.
+    pub const DUPLICATE_EMAIL: &str = "DuplicateEmail";
+    /// The spec names a group the UserPool does not declare.
+    pub const UNKNOWN_GROUP: &str = "UnknownGroup";
+    /// Cognito rejected an attribute or another parameter of the spec.
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    /// Cognito kept throttling the operator's calls; it retries with backoff.
+    pub const THROTTLED: &str = "Throttled";
+    /// The Cognito user exists as declared and can sign in.
+    pub const USER_READY: &str = "UserReady";
+    /// An AWS or Kubernetes call failed; the operator retries with backoff.
+    pub const RECONCILE_ERROR: &str = "ReconcileError";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,19 +134,23 @@ mod tests {
         assert!(differ(&a, &b));
     }
 
+    /// A Ready condition of generation 1 that turned true at the epoch.
+    fn ready_since_epoch() -> Condition {
+        let mut ready = condition(READY, true, reasons::AVAILABLE, "", Some(1));
+        ready.last_transition_time = Time(Timestamp::UNIX_EPOCH);
+        ready
+    }
+
     #[test]
     fn merge_keeps_transition_time_of_unchanged_status() {
-        let mut old = condition(READY, true, reasons::AVAILABLE, "", Some(1));
-        old.last_transition_time = Time(Timestamp::UNIX_EPOCH);
-        let merged = merge(
-            &[old.clone()],
-            vec![
-                condition(READY, true, reasons::AVAILABLE, "still", Some(2)),
-                condition(SYNCED, false, reasons::UPDATING, "", Some(2)),
-            ],
-        );
+        let still_ready = condition(READY, true, reasons::AVAILABLE, "still", Some(2));
+        let updating = condition(SYNCED, false, reasons::UPDATING, "", Some(2));
+        let merged = merge(&[ready_since_epoch()], vec![still_ready, updating]);
         assert_eq!(merged.len(), 2);
-        assert_eq!(merged[0].last_transition_time, old.last_transition_time);
+        assert_eq!(
+            merged[0].last_transition_time,
+            ready_since_epoch().last_transition_time
+        );
         assert_eq!(merged[0].observed_generation, Some(2));
         assert!(is_true(&merged, READY));
         assert!(!is_true(&merged, SYNCED));
@@ -154,18 +158,11 @@ mod tests {
 
     #[test]
     fn merge_moves_transition_time_when_status_flips() {
-        let mut old = condition(READY, true, reasons::AVAILABLE, "", Some(1));
-        old.last_transition_time = Time(Timestamp::UNIX_EPOCH);
-        let merged = merge(
-            &[old.clone()],
-            vec![condition(
-                READY,
-                false,
-                reasons::CREATE_FAILED,
-                "x",
-                Some(2),
-            )],
+        let failed = condition(READY, false, reasons::CREATE_FAILED, "x", Some(2));
+        let merged = merge(&[ready_since_epoch()], vec![failed]);
+        assert_ne!(
+            merged[0].last_transition_time,
+            ready_since_epoch().last_transition_time
         );
-        assert_ne!(merged[0].last_transition_time, old.last_transition_time);
     }
 }

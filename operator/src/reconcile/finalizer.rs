@@ -27,7 +27,13 @@ pub enum Cleanup {
 
 /// One reconcile of a namespaced `object` as both controllers run it: timed, with
 /// `finalizer` guarding its deletion policy, and its failures in a row forgotten once it
-/// succeeds. `apply` and `cleanup` get the object's namespaced API.
+/// succeeds. `apply` and `cleanup` get the object's namespaced API. Its span carries the
+/// object's kind, namespace and name to every log line of the reconcile.
+#[tracing::instrument(
+    name = "reconcile",
+    skip_all,
+    fields(kind, namespace = object.namespace().unwrap_or_default(), name = object.name_any())
+)]
 pub async fn reconcile_guarded<K>(
     object: &K,
     ctx: &Context,

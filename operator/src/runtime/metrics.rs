@@ -8,7 +8,7 @@ use std::{fmt::Write as _, time::Instant};
 use prometheus_client::{
     encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder},
     metrics::{counter::Counter, family::Family, histogram::Histogram},
-    registry::Registry,
+    registry::{Metric, Registry},
 };
 
 /// Prefix of every metric name, e.g. `cognito_operator_reconciles_total`.
@@ -67,6 +67,13 @@ impl EncodeLabelValue for Outcome {
     }
 }
 
+/// Registers `metric` under `name` and returns it: the registry keeps a clone, which shares
+/// the series.
+fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 type DurationFamily = Family<KindLabels, Histogram, fn() -> Histogram>;
 
 /// Handles to the operator's metrics; cloning is cheap (the series are shared).
@@ -81,34 +88,33 @@ pub struct Metrics {
 impl Metrics {
     /// Registers the metrics under the `cognito_operator_` prefix in `registry`.
     pub fn new(registry: &mut Registry) -> Self {
-        let metrics = Self {
-            reconciles: Family::default(),
-            reconcile_duration: Family::new_with_constructor(|| Histogram::new(RECONCILE_BUCKETS)),
-            reconcile_errors: Family::default(),
-            aws_calls: Family::default(),
-        };
         let registry = registry.sub_registry_with_prefix(PREFIX);
-        registry.register(
-            "reconciles",
-            "Reconciles started, by resource kind",
-            metrics.reconciles.clone(),
-        );
-        registry.register(
-            "reconcile_duration_seconds",
-            "Duration of reconciles, by resource kind",
-            metrics.reconcile_duration.clone(),
-        );
-        registry.register(
-            "reconcile_errors",
-            "Failed reconciles, by resource kind and error category",
-            metrics.reconcile_errors.clone(),
-        );
-        registry.register(
-            "aws_calls",
-            "AWS call attempts, by service, operation and outcome",
-            metrics.aws_calls.clone(),
-        );
-        metrics
+        Self {
+            reconciles: registered(
+                registry,
+                "reconciles",
+                "Reconciles started, by resource kind",
+                Family::default(),
+            ),
+            reconcile_duration: registered(
+                registry,
+                "reconcile_duration_seconds",
+                "Duration of reconciles, by resource kind",
+                Family::new_with_constructor(|| Histogram::new(RECONCILE_BUCKETS)),
+            ),
+            reconcile_errors: registered(
+                registry,
+                "reconcile_errors",
+                "Failed reconciles, by resource kind and error category",
+                Family::default(),
+            ),
+            aws_calls: registered(
+                registry,
+                "aws_calls",
+                "AWS call attempts, by service, operation and outcome",
+                Family::default(),
+            ),
+        }
     }
 
     /// Counts a reconcile of `kind` and times it until the returned timer is dropped.

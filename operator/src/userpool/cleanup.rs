@@ -43,33 +43,30 @@ pub async fn cleanup(pool: &UserPool, pctx: &PoolContext, api: Api<UserPool>) ->
         }
     };
     reconciler.draft.status.stack_status = Some(stack.status.clone());
-    match Phase::of(&stack.status) {
-        Phase::InProgress => {}
-        Phase::Failed if stack.status == "DELETE_FAILED" => {
-            let message = reconciler.failure_message(&stack).await?;
-            let condition = (READY, false, reasons::STACK_BROKEN);
-            reconciler
-                .draft
-                .set_and_publish(condition, warning("DeleteFailed", "Delete"), &message)
-                .await;
+    // A failed deletion waits for someone to fix the stack; one in progress is polled.
+    let (condition, event, message, wait) = match Phase::of(&stack.status) {
+        Phase::InProgress => {
             reconciler.draft.write().await?;
-            return Ok(Cleanup::NotYet(Action::requeue(
-                ctx.settings.resync_interval,
-            )));
+            return Ok(Cleanup::NotYet(Action::requeue(POLL)));
         }
+        Phase::Failed if stack.status == "DELETE_FAILED" => (
+            (READY, false, reasons::STACK_BROKEN),
+            warning("DeleteFailed", "Delete"),
+            reconciler.failure_message(&stack).await?,
+            ctx.settings.resync_interval,
+        ),
         _ => {
             tracing::info!(stack = %stack_name, "deleting stack (deletionPolicy Delete)");
             reconciler.stacks.delete(&stack.id).await?;
             let message = format!("deleting stack {stack_name} and its user pool");
             let condition = (READY, false, reasons::DELETING);
-            reconciler
-                .draft
-                .set_and_publish(condition, normal("Deleting", "Delete"), &message)
-                .await;
+            (condition, normal("Deleting", "Delete"), message, POLL)
         }
-    }
-    reconciler.draft.write().await?;
-    Ok(Cleanup::NotYet(Action::requeue(POLL)))
+    };
+    let draft = &mut reconciler.draft;
+    draft.set_and_publish(condition, event, &message).await;
+    draft.write().await?;
+    Ok(Cleanup::NotYet(Action::requeue(wait)))
 }
 
 /// Says how the deletion ended, and forgets the object's status.

@@ -18,7 +18,7 @@ use cognito_crds::UserPool;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{
-    Api, ResourceExt,
+    Api,
     runtime::{Controller, controller::Action, watcher},
 };
 
@@ -72,10 +72,6 @@ pub async fn run(
         .await;
 }
 
-#[tracing::instrument(
-    skip_all,
-    fields(kind = KIND, namespace = pool.namespace().unwrap_or_default(), name = pool.name_any())
-)]
 async fn reconcile(pool: Arc<UserPool>, pctx: Arc<PoolContext>) -> Result<Action> {
     reconcile_guarded(
         pool.as_ref(),

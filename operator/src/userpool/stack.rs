@@ -3,7 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_cloudformation::{Client, error::ProvideErrorMetadata, types::Tag};
+use aws_sdk_cloudformation::{
+    Client,
+    error::{ProvideErrorMetadata, SdkError},
+    types::Tag,
+};
 
 use super::{decide::Phase, template::content_hash};
 use crate::error::{Error, Result};
@@ -15,6 +19,19 @@ pub struct ObservedStack {
     pub status: String,
     pub tags: BTreeMap<String, String>,
     pub outputs: BTreeMap<String, String>,
+}
+
+/// Awaits a sent `request`, naming `operation` in the error of a failed call.
+async fn call<T, E>(
+    operation: &'static str,
+    request: impl Future<Output = std::result::Result<T, SdkError<E>>>,
+) -> Result<T>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    request
+        .await
+        .map_err(|e| Error::cloudformation(operation, e))
 }
 
 /// CloudFormation calls for one region.
@@ -73,12 +90,10 @@ impl Stacks {
     /// Creates the stack and returns its id.
     pub async fn create(&self, name: &str, body: &StackBody) -> Result<String> {
         let request = self.cloudformation.create_stack().stack_name(name);
-        let response = request
+        let request = request
             .template_body(&body.template)
-            .set_tags(Some(body.tags()))
-            .send()
-            .await
-            .map_err(|e| Error::cloudformation("CreateStack", e))?;
+            .set_tags(Some(body.tags()));
+        let response = call("CreateStack", request.send()).await?;
         Ok(response.stack_id().unwrap_or(name).to_owned())
     }
 
@@ -105,13 +120,8 @@ impl Stacks {
     /// The [`content_hash`] of the template the stack runs now; `None` when that
     /// template is not JSON (a stack written by hand in YAML, say).
     pub async fn running_template_hash(&self, stack: &str) -> Result<Option<String>> {
-        let response = self
-            .cloudformation
-            .get_template()
-            .stack_name(stack)
-            .send()
-            .await
-            .map_err(|e| Error::cloudformation("GetTemplate", e))?;
+        let request = self.cloudformation.get_template().stack_name(stack);
+        let response = call("GetTemplate", request.send()).await?;
         Ok(response
             .template_body()
             .and_then(|body| serde_json::from_str::<serde_json::Value>(body).ok())
@@ -120,25 +130,18 @@ impl Stacks {
 
     /// Starts deleting the stack.
     pub async fn delete(&self, stack: &str) -> Result<()> {
-        self.cloudformation
-            .delete_stack()
-            .stack_name(stack)
-            .send()
-            .await
-            .map_err(|e| Error::cloudformation("DeleteStack", e))?;
-        Ok(())
+        let request = self.cloudformation.delete_stack().stack_name(stack);
+        call("DeleteStack", request.send()).await.map(drop)
     }
 
     /// The root cause of the stack's last failed operation: the earliest failed resource
     /// event since that operation began.
     pub async fn first_failure(&self, stack: &str) -> Result<Option<String>> {
-        let response = self
+        let request = self
             .cloudformation
             .describe_stack_events()
-            .stack_name(stack)
-            .send()
-            .await
-            .map_err(|e| Error::cloudformation("DescribeStackEvents", e))?;
+            .stack_name(stack);
+        let response = call("DescribeStackEvents", request.send()).await?;
         // Events come newest first; the operation began at the stack's own *_IN_PROGRESS
         // event that carries a user-initiated reason or is the create.
         let mut failure = None;
