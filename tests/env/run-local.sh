@@ -15,7 +15,7 @@
 #                       emulator: creates a real pool (Retain) and user
 #
 # Env: DEMO_NAMESPACE (cognito-demo), OPERATOR_METRICS_PORT (8081), WEBHOOK_API_PORT
-# (8080), RUN_LOCAL_DIR (logs, pids and the CLI's files; .cache/run/local). The operator
+# (8080), WEBHOOK_API_METRICS_PORT (9090), RUN_LOCAL_DIR (logs, pids and the CLI's files; .cache/run/local). The operator
 # watches every namespace, as an installed one does (WATCH_NAMESPACE, if set, narrows it
 # as it does for the binary); webhook-api discovers pools in DEMO_NAMESPACE only.
 set -euo pipefail
@@ -39,6 +39,7 @@ done
 NAMESPACE="${DEMO_NAMESPACE:-cognito-demo}"
 OPERATOR_METRICS_PORT="${OPERATOR_METRICS_PORT:-8081}"
 WEBHOOK_API_PORT="${WEBHOOK_API_PORT:-8080}"
+WEBHOOK_API_METRICS_PORT="${WEBHOOK_API_METRICS_PORT:-9090}"
 API_URL="http://127.0.0.1:$WEBHOOK_API_PORT"
 LOCAL_DIR="${RUN_LOCAL_DIR:-$RUN_DIR/local}"
 mkdir -p "$LOCAL_DIR"
@@ -139,7 +140,9 @@ pool_id="$(secret_value demo-cognito userPoolId)"
 client_id="$(secret_value demo-cognito clientId)"
 step "starting webhook-api on $API_URL (log: $LOCAL_DIR/webhook-api.log)" \
   start_service webhook-api "$target/webhook-api" --listen "127.0.0.1:$WEBHOOK_API_PORT" \
-  --discover-user-pools --discovery-namespace "$NAMESPACE" --signup-user-pool-id "$pool_id"
+  --metrics-listen "127.0.0.1:$WEBHOOK_API_METRICS_PORT" \
+  --discover-user-pools --discovery-namespaces "$NAMESPACE" --signup-user-pool-id "$pool_id" \
+  ${AWS_ENDPOINT_URL:+--cognito-emulator-endpoint "$AWS_ENDPOINT_URL"}
 step "waiting for webhook-api to have the pool's keys" \
   wait_for 60 "webhook-api /readyz" curl -fsS "$API_URL/readyz"
 

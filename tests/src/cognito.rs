@@ -85,6 +85,10 @@ impl EmulatorPool {
             .client_name(name)
             .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
             .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+            // Cognito's default (every attribute readable); the emulator puts only the
+            // readable ones in id tokens.
+            .read_attributes("email")
+            .read_attributes("email_verified")
             .send()
             .await
             .expect("CreateUserPoolClient");

@@ -1,18 +1,23 @@
-//! webhook-api in the test process, on a loopback port, built from command-line
-//! arguments the way its binary is: what the webhook-api and cognito-client tests talk to.
+//! webhook-api in the test process, on loopback ports (the API and `/metrics`), built
+//! from command-line arguments and served by its own accept loop the way its binary
+//! is: what the webhook-api and cognito-client tests talk to.
 
 use clap::Parser;
 use reqwest::{StatusCode, header};
 use serde_json::Value;
-use webhook_api::{AppState, app, config::Cli};
+use tokio::net::TcpListener;
+use webhook_api::{AppState, config::Cli, server::ServerLimits};
 
-use crate::{EmulatorPool, aws_config, serve_on_loopback, wait};
+use crate::{EmulatorPool, aws_config, environment, kube_client, wait};
+
+fn cli(args: &[&str]) -> Cli {
+    Cli::parse_from(std::iter::once("webhook-api").chain(args.iter().copied()))
+}
 
 /// webhook-api's state from `args` (as after `webhook-api`), with the emulator's AWS
 /// settings; nothing runs yet.
 pub async fn webhook_state(args: &[&str]) -> AppState {
-    let cli = Cli::parse_from(std::iter::once("webhook-api").chain(args.iter().copied()));
-    AppState::new(&cli, &aws_config().await).expect("valid configuration")
+    AppState::new(&cli(args), &aws_config().await).expect("valid configuration")
 }
 
 /// The `--pools` value that trusts `pool` and its first client.
@@ -50,21 +55,63 @@ impl Drop for ConfigFile {
 pub struct WebhookApi {
     /// `http://127.0.0.1:<port>`.
     pub base: String,
+    /// Where `/metrics` is served: `http://127.0.0.1:<another port>`.
+    pub metrics_base: String,
     pub http: reqwest::Client,
 }
 
 impl WebhookApi {
-    /// Starts webhook-api with `args`, its background tasks (key fetches) included.
-    pub async fn start(args: &[&str]) -> Self {
-        let state = webhook_state(args).await;
-        state.spawn_background();
-        Self::serve(state).await
+    /// The arguments that make webhook-api discover the pools of `UserPool` objects in
+    /// `namespaces` (comma-separated), with keys from the emulator, as an admin sets up
+    /// a test cluster.
+    pub fn discovering(namespaces: &str) -> [String; 5] {
+        [
+            "--discover-user-pools".into(),
+            "--discovery-namespaces".into(),
+            namespaces.into(),
+            "--cognito-emulator-endpoint".into(),
+            environment().aws_endpoint.clone(),
+        ]
     }
 
-    /// Serves `state` (whose background tasks the caller starts, or not).
+    /// Starts webhook-api with `args`, its background tasks (key fetches and, when
+    /// `args` turn it on, pool discovery with the admin client) included.
+    pub async fn start(args: &[&str]) -> Self {
+        let cli = cli(args);
+        let state = AppState::new(&cli, &aws_config().await).expect("valid configuration");
+        state.spawn_background();
+        if state.discovers_pools() {
+            webhook_api::install_crypto_provider();
+            state.spawn_discovery(kube_client().await);
+        }
+        Self::serve_with(state, webhook_api::server_limits(&cli)).await
+    }
+
+    /// Serves `state` (whose background tasks the caller starts, or not) with the
+    /// default limits.
     pub async fn serve(state: AppState) -> Self {
+        Self::serve_with(state, webhook_api::server_limits(&cli(&[]))).await
+    }
+
+    async fn serve_with(state: AppState, limits: ServerLimits) -> Self {
+        let api = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let metrics = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let base = format!("http://{}", api.local_addr().expect("address"));
+        let metrics_base = format!("http://{}", metrics.local_addr().expect("address"));
+        tokio::spawn(webhook_api::serve(
+            state,
+            limits,
+            api,
+            metrics,
+            std::future::pending(),
+        ));
         Self {
-            base: serve_on_loopback(app(state)).await,
+            base,
+            metrics_base,
             http: reqwest::Client::new(),
         }
     }
@@ -128,13 +175,11 @@ impl WebhookApi {
         .await;
     }
 
-    /// The Prometheus metrics text.
+    /// The Prometheus metrics text, from the metrics listener.
     pub async fn metrics(&self) -> String {
-        self.get("/metrics", None)
-            .await
-            .text()
-            .await
-            .expect("metrics text")
+        let response = self.http.get(format!("{}/metrics", self.metrics_base));
+        let response = response.send().await.expect("request /metrics");
+        response.text().await.expect("metrics text")
     }
 
     /// Sum of the samples of `metric` whose labels contain `label`.

@@ -153,9 +153,14 @@ async fn the_chart_service_accounts_run_a_full_life_cycle() {
 
     // webhook-api's discovery as its ServiceAccount trusts the pool.
     webhook_api::install_crypto_provider();
-    let cli = webhook_api::config::Cli::parse_from(["webhook-api", "--discover-user-pools"]);
+    let cli = webhook_api::config::Cli::parse_from([
+        "webhook-api",
+        "--discover-user-pools",
+        "--discovery-namespaces",
+        &namespace,
+    ]);
     let state = webhook_api::AppState::new(&cli, &aws_config().await).expect("webhook-api state");
-    state.spawn_discovery(kube_client_as(&webhook_user).await, Some(namespace.clone()));
+    state.spawn_discovery(kube_client_as(&webhook_user).await);
     let issuer = pool_status.issuer.clone().expect("issuer");
     wait::until("webhook-api trusts the pool", || async {
         state.pools.pools().iter().any(|p| p.issuer == issuer)

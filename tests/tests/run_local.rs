@@ -32,6 +32,7 @@ fn run_local_goes_from_nothing_to_a_protected_fetch() {
         .env("RUN_LOCAL_DIR", &run_dir)
         .env("OPERATOR_METRICS_PORT", free_port().to_string())
         .env("WEBHOOK_API_PORT", free_port().to_string())
+        .env("WEBHOOK_API_METRICS_PORT", free_port().to_string())
         .current_dir(&env.repo_root)
         .output()
         .expect("run run-local.sh");

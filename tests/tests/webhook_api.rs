@@ -1,15 +1,18 @@
 //! webhook-api end to end: real tokens from the emulator (`InitiateAuth`) on each route,
-//! unreachable keys, sign-up, the trigger sink, and pool discovery on the real API
-//! server. (webhook_api_keys.rs: crafted tokens, the cool-down and key rotation.)
+//! verified e-mail only in identity headers, unreachable keys, sign-up, the trigger
+//! sink, `/metrics` on its own port, and pool discovery on the real API server.
+//! (webhook_api_keys.rs: crafted tokens, the cool-down and key rotation; tenant_gate.rs:
+//! attacks on the gate.)
 
 use axum::{body::Body, http::Request};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use cognito_operator_tests::{
-    ConfigFile, EmulatorPool, TestNamespace, WebhookApi, kube_client, kubectl, objects::manifest,
+    ConfigFile, EmulatorPool, TestNamespace, WebhookApi, kubectl, objects::manifest, trusting,
     unique, wait, webhook_state,
 };
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 use webhook_api::app;
 
@@ -52,6 +55,7 @@ async fn emulator_tokens_are_checked_per_route() {
     let group = "admins";
     pool.create_group(group).await;
     pool.add_to_group(&user, group).await;
+    pool.set_attribute(&user, "email_verified", "true").await;
     let tokens = pool.sign_in(&user, PASSWORD).await;
     let other_client = pool.add_client("not-allowed").await;
     let other_client_tokens = pool.sign_in_with(&other_client, &user, PASSWORD).await;
@@ -149,8 +153,13 @@ async fn emulator_tokens_are_checked_per_route() {
         .refuses("/api/me", Some(&unsigned_with_sig), "unsupported algorithm")
         .await;
 
-    // A repeated token is served from the verified-token cache.
+    // A repeated token is served from the verified-token cache; metrics are on their
+    // own listener, not on the public port.
     service.get("/api/me", Some(&tokens.access_token)).await;
+    assert_eq!(
+        service.get("/metrics", None).await.status(),
+        StatusCode::NOT_FOUND
+    );
     let metrics = service.metrics().await;
     assert!(
         metric(&metrics, "webhook_api_token_cache_hits_total") >= 1.0,
@@ -328,11 +337,12 @@ async fn pools_are_discovered_from_user_pool_status() {
     let (pool, user) = pool_with_user("discovered").await;
     let tokens = pool.sign_in(&user, PASSWORD).await;
 
-    webhook_api::install_crypto_provider();
-    let state = webhook_state(&["--discover-user-pools"]).await;
-    state.spawn_background();
-    state.spawn_discovery(kube_client().await, Some(namespace.name().to_owned()));
-    let service = WebhookApi::serve(state).await;
+    let service = WebhookApi::start(
+        &WebhookApi::discovering(namespace.name())
+            .each_ref()
+            .map(String::as_str),
+    )
+    .await;
     service.wait_ready().await;
     service
         .refuses("/api/me", Some(&tokens.access_token), "untrusted issuer")
@@ -348,31 +358,6 @@ async fn pools_are_discovered_from_user_pool_status() {
         .wait_for_status(&tokens.access_token, StatusCode::OK, "the pool trusted")
         .await;
 
-    // A pool discovered later whose keys cannot be fetched: the service stays ready.
-    let failed_before = service.failed_key_fetches().await;
-    publish_pool(
-        &namespace,
-        "unreachable",
-        (
-            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_unreachable",
-            "http://127.0.0.1:9/jwks.json",
-            "us-east-1_unreachable",
-            "unreachable-client",
-        ),
-    );
-    wait::until("a failed fetch of the unreachable pool's keys", || async {
-        service.failed_key_fetches().await > failed_before
-    })
-    .await;
-    assert_eq!(service.get("/readyz", None).await.status(), StatusCode::OK);
-    assert_eq!(
-        service
-            .get("/api/me", Some(&tokens.access_token))
-            .await
-            .status(),
-        StatusCode::OK
-    );
-
     namespace.delete("userpool", "discovered");
     service
         .wait_for_status(
@@ -381,4 +366,141 @@ async fn pools_are_discovered_from_user_pool_status() {
             "a deleted pool no longer trusted",
         )
         .await;
+}
+
+#[tokio::test]
+async fn ready_after_a_restart_with_a_discovered_pool_whose_keys_fail() {
+    // A pool in an allowed namespace exists before webhook-api starts, and discovered
+    // pools' keys are unreachable (an emulator endpoint where nothing listens).
+    let namespace = TestNamespace::create("webhook-broken");
+    let broken = "us-east-1_broken";
+    let broken_issuer = format!("https://cognito-idp.us-east-1.amazonaws.com/{broken}");
+    publish_pool(
+        &namespace,
+        "broken",
+        (&broken_issuer, "", broken, "broken-client"),
+    );
+    let (pool, user) = pool_with_user("configured").await;
+    let tokens = pool.sign_in(&user, PASSWORD).await;
+
+    let pools = trusting(&pool);
+    let service = WebhookApi::start(&[
+        "--pools",
+        &pools,
+        "--discover-user-pools",
+        "--discovery-namespaces",
+        namespace.name(),
+        "--cognito-emulator-endpoint",
+        "http://127.0.0.1:9",
+    ])
+    .await;
+    service.wait_ready().await;
+    assert_eq!(
+        service
+            .get("/api/me", Some(&tokens.access_token))
+            .await
+            .status(),
+        StatusCode::OK,
+        "the other pools keep working"
+    );
+    let metrics = service.metrics().await;
+    assert_eq!(
+        metric(&metrics, "webhook_api_pools_without_keys"),
+        1.0,
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn identity_headers_carry_only_a_verified_email() {
+    let pool = EmulatorPool::create(&unique("verified")).await;
+    let pools = trusting(&pool);
+    let service =
+        WebhookApi::start(&["--pools", &pools, "--signup-user-pool-id", &pool.pool_id]).await;
+    service.wait_ready().await;
+
+    // Signed up: the address is whatever the caller typed, so not verified.
+    let user = email("typed");
+    let created = service
+        .post_json("/signup", &json!({"email": user, "password": PASSWORD}))
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert_ne!(
+        pool.attribute(&user, "email_verified").await.as_deref(),
+        Some("true")
+    );
+    let tokens = pool.sign_in(&user, PASSWORD).await;
+    let auth = service.get("/auth", Some(&tokens.id_token)).await;
+    assert_eq!(auth.status(), StatusCode::OK);
+    assert!(auth.headers().get("x-auth-request-email").is_none());
+    assert!(auth.headers().get("x-auth-request-user").is_some());
+
+    // Verified (by an admin, or Cognito's own verification): passed on.
+    pool.set_attribute(&user, "email_verified", "true").await;
+    let tokens = pool.sign_in(&user, PASSWORD).await;
+    let auth = service.get("/auth", Some(&tokens.id_token)).await;
+    assert_eq!(
+        auth.headers()
+            .get("x-auth-request-email")
+            .and_then(|v| v.to_str().ok()),
+        Some(user.as_str())
+    );
+
+    // An admin who verifies addresses otherwise can have sign-up mark them.
+    let verifying = WebhookApi::start(&[
+        "--signup-user-pool-id",
+        &pool.pool_id,
+        "--signup-email-verified",
+    ])
+    .await;
+    let user = email("vouched");
+    let created = verifying
+        .post_json("/signup", &json!({"email": user, "password": PASSWORD}))
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert_eq!(
+        pool.attribute(&user, "email_verified").await.as_deref(),
+        Some("true")
+    );
+}
+
+#[tokio::test]
+async fn trigger_secret_is_checked_before_the_body_is_read() {
+    // The secret as a mounted file gives it, with a newline nobody sends.
+    let service = WebhookApi::start(&[
+        "--trigger-secret",
+        "trigger-s3cret\n",
+        "--request-timeout-seconds",
+        "60",
+    ])
+    .await;
+    let address = service.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    // A wrong secret and a body announced but never sent: the answer cannot wait for it.
+    stream
+        .write_all(b"POST /triggers HTTP/1.1\r\nHost: x\r\nX-Trigger-Secret: wrong\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"partial\":")
+        .await
+        .expect("write");
+    let mut answer = [0u8; 12];
+    tokio::time::timeout(wait::TIMEOUT / 4, stream.read_exact(&mut answer))
+        .await
+        .expect("an answer before the body")
+        .expect("read");
+    assert_eq!(&answer, b"HTTP/1.1 401");
+
+    let trimmed = service
+        .http
+        .post(format!("{}/triggers", service.base))
+        .header("x-trigger-secret", "trigger-s3cret")
+        .body(r#"{"triggerSource":"PreSignUp_SignUp"}"#)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        trimmed.status(),
+        StatusCode::OK,
+        "the loaded secret is trimmed"
+    );
 }

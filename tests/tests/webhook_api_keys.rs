@@ -3,91 +3,40 @@
 //! need our own): claims checks, the key-confusion forgery, the refetch cool-down and
 //! concurrent refetches merged into one.
 
-use std::{
-    process::Command,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+mod signing;
 
-use axum::{Json, Router, extract::State, routing::get};
+use std::time::{Duration, Instant};
+
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use cognito_operator_tests::{ConfigFile, WebhookApi, serve_on_loopback, unix_now, wait};
+use cognito_operator_tests::{ConfigFile, WebhookApi, unix_now, wait};
 use reqwest::StatusCode;
-use ring::{
-    rand::SystemRandom,
-    signature::{RSA_PKCS1_SHA256, RsaKeyPair},
-};
 use serde_json::{Value, json};
+use signing::{JwksStub, TestKey};
 
 const STUB_ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_stub";
 const STUB_CLIENT: &str = "stub-client";
 
-/// An RSA key made by `openssl` for this test run.
-struct TestKey {
-    kid: String,
-    pair: RsaKeyPair,
+/// HS256 keyed with `key`'s public half: the classic key-confusion forgery.
+fn forge_hs256(key: &TestKey, claims: &Value) -> String {
+    let header = json!({"alg": "HS256", "kid": key.kid});
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let hmac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.pair.public().as_ref());
+    let tag = ring::hmac::sign(&hmac, input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
 }
 
-impl TestKey {
-    fn generate(kid: &str) -> Self {
-        let output = Command::new("openssl")
-            .args([
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-                "-outform",
-                "DER",
-            ])
-            .output()
-            .expect("run openssl");
-        assert!(output.status.success(), "openssl genpkey failed");
-        Self {
-            kid: kid.to_owned(),
-            pair: RsaKeyPair::from_der(&output.stdout).expect("PKCS#1 RSA key"),
-        }
-    }
-
-    fn jwk(&self) -> Value {
-        let public = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(self.pair.public());
-        json!({
-            "kty": "RSA", "alg": "RS256", "use": "sig", "kid": self.kid,
-            "n": URL_SAFE_NO_PAD.encode(public.n), "e": URL_SAFE_NO_PAD.encode(public.e),
-        })
-    }
-
-    fn sign(&self, kid: &str, claims: &Value) -> String {
-        let header = json!({"alg": "RS256", "kid": kid});
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let mut signature = vec![0; self.pair.public().modulus_len()];
-        self.pair
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                input.as_bytes(),
-                &mut signature,
-            )
-            .expect("sign");
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
-    }
-
-    /// HS256 keyed with this key's public half: the classic key-confusion forgery.
-    fn forge_hs256(&self, claims: &Value) -> String {
-        let header = json!({"alg": "HS256", "kid": self.kid});
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.pair.public().as_ref());
-        let tag = ring::hmac::sign(&key, input.as_bytes());
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
-    }
+/// When `stub`'s keys were fetched last.
+fn last_fetch(stub: &JwksStub) -> Instant {
+    *stub
+        .fetched_at
+        .lock()
+        .expect("lock")
+        .last()
+        .expect("fetched at least once")
 }
 
 fn access_claims(issuer: &str, exp: u64) -> Value {
@@ -95,53 +44,6 @@ fn access_claims(issuer: &str, exp: u64) -> Value {
         "iss": issuer, "sub": "stub-user", "token_use": "access", "client_id": STUB_CLIENT,
         "username": "stub-user", "exp": exp, "iat": unix_now(), "origin_jti": "session-ok",
     })
-}
-
-/// A JWKS endpoint on loopback whose document the test swaps, recording when it is
-/// fetched.
-#[derive(Clone)]
-struct JwksStub {
-    document: Arc<Mutex<Value>>,
-    fetched_at: Arc<Mutex<Vec<Instant>>>,
-}
-
-impl JwksStub {
-    async fn start(keys: &[&TestKey]) -> (Self, String) {
-        let stub = Self {
-            document: Arc::new(Mutex::new(Value::Null)),
-            fetched_at: Arc::default(),
-        };
-        stub.serve_keys(keys);
-        let router = Router::new()
-            .route("/jwks.json", get(Self::jwks))
-            .with_state(stub.clone());
-        let base = serve_on_loopback(router).await;
-        (stub, format!("{base}/jwks.json"))
-    }
-
-    async fn jwks(State(stub): State<Self>) -> Json<Value> {
-        stub.fetched_at.lock().expect("lock").push(Instant::now());
-        Json(stub.document.lock().expect("lock").clone())
-    }
-
-    fn serve_keys(&self, keys: &[&TestKey]) {
-        let keys: Vec<Value> = keys.iter().map(|key| key.jwk()).collect();
-        *self.document.lock().expect("lock") = json!({"keys": keys});
-    }
-
-    fn fetches(&self) -> usize {
-        self.fetched_at.lock().expect("lock").len()
-    }
-
-    /// When the keys were fetched last.
-    fn last_fetch(&self) -> Instant {
-        *self
-            .fetched_at
-            .lock()
-            .expect("lock")
-            .last()
-            .expect("fetched at least once")
-    }
 }
 
 #[tokio::test]
@@ -211,7 +113,7 @@ async fn crafted_tokens_expiry_key_confusion_unknown_kid_and_rotation() {
     service
         .refuses("/api/me", Some(&foreign), "untrusted issuer")
         .await;
-    let confused = first.forge_hs256(&access_claims(STUB_ISSUER, now + 600));
+    let confused = forge_hs256(&first, &access_claims(STUB_ISSUER, now + 600));
     service
         .refuses("/api/me", Some(&confused), "unsupported algorithm")
         .await;
@@ -221,7 +123,7 @@ async fn crafted_tokens_expiry_key_confusion_unknown_kid_and_rotation() {
     // runs, then exactly one refetch once it has passed (the refetch is what shows it),
     // then refusals without fetching, even for a burst of made-up kids.
     let unknown = first.sign("made-up", &access_claims(STUB_ISSUER, now + 600));
-    let fetched = stub.last_fetch();
+    let fetched = last_fetch(&stub);
     wait::until(
         "a refetch for an unknown kid after the cool-down",
         || async {
@@ -234,7 +136,7 @@ async fn crafted_tokens_expiry_key_confusion_unknown_kid_and_rotation() {
     .await;
     assert_eq!(stub.fetches(), 2);
     assert!(
-        stub.last_fetch() - fetched >= cooldown,
+        last_fetch(&stub) - fetched >= cooldown,
         "refetched within the cool-down"
     );
     let burst = (0..40).map(|n| {
@@ -268,7 +170,7 @@ async fn crafted_tokens_expiry_key_confusion_unknown_kid_and_rotation() {
     // The concurrent requests below must be the first after the cool-down, so nothing
     // may probe for its end: the one wait on the clock, until the window that the last
     // fetch opened has passed.
-    let window_end = stub.last_fetch() + cooldown + Duration::from_millis(200);
+    let window_end = last_fetch(&stub) + cooldown + Duration::from_millis(200);
     tokio::time::sleep_until(window_end.into()).await;
     let concurrent = (0..8).map(|_| {
         let service = &service;

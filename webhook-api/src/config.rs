@@ -3,6 +3,7 @@
 
 use std::{collections::BTreeSet, net::SocketAddr, path::PathBuf, time::Duration};
 
+use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::{policy::RoutePolicy, pools::PoolConfig, token::TokenUse};
@@ -15,6 +16,26 @@ pub struct Cli {
     #[arg(long, env = "WEBHOOK_API_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
 
+    /// Address of the `/metrics` listener, apart from the public port.
+    #[arg(
+        long,
+        env = "WEBHOOK_API_METRICS_LISTEN",
+        default_value = "0.0.0.0:9090"
+    )]
+    pub metrics_listen: SocketAddr,
+
+    /// A connection whose request headers are not complete within this time is closed.
+    #[arg(
+        long,
+        env = "WEBHOOK_API_HEADER_READ_TIMEOUT_SECONDS",
+        default_value_t = 5
+    )]
+    pub header_read_timeout_seconds: u64,
+
+    /// Connections served at once; further ones wait in the listen backlog.
+    #[arg(long, env = "WEBHOOK_API_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
     /// YAML (or JSON) file with `pools`, `routes` and `revokedOriginJtis`.
     #[arg(long, env = "WEBHOOK_API_CONFIG")]
     pub config: Option<PathBuf>,
@@ -24,14 +45,21 @@ pub struct Cli {
     #[arg(long, env = "WEBHOOK_API_POOLS")]
     pub pools: Option<String>,
 
-    /// Also trust every pool whose `UserPool` status in the cluster reports an issuer;
-    /// pools come and go without a restart.
+    /// Also trust the pools of `UserPool` objects in `--discovery-namespaces` whose
+    /// status reports a valid Cognito issuer; pools come and go without a restart.
     #[arg(long, env = "WEBHOOK_API_DISCOVER_USER_POOLS")]
     pub discover_user_pools: bool,
 
-    /// Watch `UserPool` objects in this namespace only (default: all namespaces).
-    #[arg(long, env = "WEBHOOK_API_DISCOVERY_NAMESPACE")]
-    pub discovery_namespace: Option<String>,
+    /// Namespaces (comma-separated) whose `UserPool` objects are trusted; `*` for every
+    /// namespace. Required with `--discover-user-pools`: whoever can write a UserPool's
+    /// status in an allowed namespace can name the pool whose tokens pass.
+    #[arg(long, env = "WEBHOOK_API_DISCOVERY_NAMESPACES", value_delimiter = ',')]
+    pub discovery_namespaces: Vec<String>,
+
+    /// Emulators only: fetch a discovered pool's keys from
+    /// `<endpoint>/<poolId>/.well-known/jwks.json` instead of from its issuer.
+    #[arg(long, env = "WEBHOOK_API_COGNITO_EMULATOR_ENDPOINT")]
+    pub cognito_emulator_endpoint: Option<String>,
 
     /// Pool in which `POST /signup` creates users; sign-up is off without it.
     #[arg(long, env = "WEBHOOK_API_SIGNUP_USER_POOL_ID")]
@@ -40,6 +68,17 @@ pub struct Cli {
     /// Sign-up requests allowed per client address and minute.
     #[arg(long, env = "WEBHOOK_API_SIGNUP_PER_MINUTE", default_value_t = 10)]
     pub signup_per_minute: u32,
+
+    /// Mark the e-mail of users created by `POST /signup` as verified
+    /// (`email_verified`), so `/auth` passes it on. Only when something else verifies
+    /// the address (for example a pre-sign-up check of the domain).
+    #[arg(long, env = "WEBHOOK_API_SIGNUP_EMAIL_VERIFIED")]
+    pub signup_email_verified: bool,
+
+    /// Proxies (CIDRs, comma-separated) whose `X-Forwarded-For` names the client for
+    /// the sign-up rate limit; from any other peer the header is ignored.
+    #[arg(long, env = "WEBHOOK_API_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpNet>,
 
     /// Shared secret expected in the `X-Trigger-Secret` header of `POST /triggers`;
     /// the trigger sink is off without it.
@@ -105,6 +144,29 @@ impl Cli {
     pub fn jwks_cooldown(&self) -> Duration {
         Duration::from_secs(self.jwks_cooldown_seconds)
     }
+
+    /// The namespaces to watch for `UserPool` objects (`None`: all), empty when
+    /// discovery is off.
+    pub fn discovery_scopes(&self) -> Result<Vec<Option<String>>, ConfigError> {
+        if !self.discover_user_pools {
+            return Ok(Vec::new());
+        }
+        let namespaces: Vec<&str> = self
+            .discovery_namespaces
+            .iter()
+            .map(|namespace| namespace.trim())
+            .filter(|namespace| !namespace.is_empty())
+            .collect();
+        if namespaces.is_empty() {
+            return Err(ConfigError::Invalid(
+                "--discover-user-pools needs --discovery-namespaces (`*` for all)".into(),
+            ));
+        }
+        if namespaces.contains(&"*") {
+            return Ok(vec![None]);
+        }
+        Ok(namespaces.into_iter().map(|n| Some(n.to_owned())).collect())
+    }
 }
 
 /// What the config file holds.
@@ -157,7 +219,19 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        let mut names = BTreeSet::new();
         for pool in &self.pools {
+            let name = pool.name.as_deref().unwrap_or(&pool.issuer);
+            if pool.name.as_deref().is_some_and(|name| name.contains('/')) {
+                return Err(ConfigError::Invalid(format!(
+                    "pool name {name:?} contains '/': those name discovered pools"
+                )));
+            }
+            if !names.insert(name) {
+                return Err(ConfigError::Invalid(format!(
+                    "two pools are named (or have the issuer) {name:?}"
+                )));
+            }
             if !pool.issuer.starts_with("https://") && !pool.issuer.starts_with("http://") {
                 return Err(ConfigError::Invalid(format!(
                     "issuer {:?} is not an http(s) URL",
@@ -246,6 +320,46 @@ revokedOriginJtis: [jti-1]
             r#"[{"issuer": "https://cognito-idp.us-east-1.amazonaws.com/p", "clientIds": []}]"#,
         ]);
         assert!(matches!(cli.settings(), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn discovery_needs_namespaces_an_admin_named() {
+        let scopes = |args: &[&str]| {
+            Cli::parse_from(std::iter::once("webhook-api").chain(args.iter().copied()))
+                .discovery_scopes()
+        };
+        assert!(scopes(&[]).expect("off").is_empty());
+        assert!(matches!(
+            scopes(&["--discover-user-pools"]),
+            Err(ConfigError::Invalid(_))
+        ));
+        assert_eq!(
+            scopes(&["--discover-user-pools", "--discovery-namespaces", "a,b"]).expect("valid"),
+            [Some("a".to_owned()), Some("b".to_owned())]
+        );
+        assert_eq!(
+            scopes(&["--discover-user-pools", "--discovery-namespaces", "*"]).expect("valid"),
+            [None]
+        );
+    }
+
+    #[test]
+    fn configured_pool_names_are_unique_and_never_look_discovered() {
+        let pools = |names: &[&str]| {
+            let pools: Vec<String> = names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    format!("  - {{name: {name:?}, issuer: https://cognito-idp.us-east-1.amazonaws.com/us-east-1_{i}, clientIds: [c]}}")
+                })
+                .collect();
+            Settings::parse(&format!("pools:\n{}", pools.join("\n")))
+                .expect("parses")
+                .validate()
+        };
+        assert!(pools(&["shop", "admin"]).is_ok());
+        assert!(pools(&["shop", "shop"]).is_err());
+        assert!(pools(&["team-a/shop"]).is_err());
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! ready and kept without a TTL. An unknown `kid` triggers a refetch; concurrent
 //! refetches for one issuer are merged into one, and a per-issuer cool-down bounds how
 //! often the JWKS endpoint is asked, whatever tokens arrive.
+//!
+//! A fetch follows redirects only within the JWKS URL's own origin (scheme, host,
+//! port) and stops reading at [`MAX_JWKS_BYTES`].
 
 use std::{
     collections::{HashMap, HashSet},
@@ -25,6 +28,7 @@ use crate::{
 const MAX_JWKS_BYTES: usize = 256 * 1024;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 const PREFETCH_RETRY_MAX: Duration = Duration::from_secs(30);
+const MAX_REDIRECTS: usize = 3;
 
 /// An RS256 public key from a JWKS. Keys for any other algorithm are never stored, so
 /// a token's `alg` (always RS256 after parsing) matches every stored key.
@@ -109,8 +113,11 @@ type KeySet = HashMap<String, Arc<SigningKey>>;
 
 struct IssuerKeys {
     jwks_uri: String,
+    /// Listed by an admin: readiness waits for these keys.
+    configured: bool,
     keys: RwLock<Arc<KeySet>>,
     fetched_once: AtomicBool,
+    attempted_once: AtomicBool,
     /// Held while fetching, so concurrent refetches wait for one fetch instead of
     /// starting their own; holds the time of the last fetch attempt for the cool-down.
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
@@ -128,6 +135,7 @@ impl JwksCache {
         Self {
             http: reqwest::Client::builder()
                 .timeout(FETCH_TIMEOUT)
+                .redirect(reqwest::redirect::Policy::custom(same_origin_redirects))
                 .build()
                 .unwrap_or_default(),
             cooldown,
@@ -145,38 +153,63 @@ impl JwksCache {
         let mut added = Vec::new();
         for pool in pools {
             let current = issuers.get(&pool.issuer);
-            if current.is_some_and(|keys| keys.jwks_uri == pool.jwks_uri) {
+            if current.is_some_and(|keys| {
+                keys.jwks_uri == pool.jwks_uri && keys.configured == pool.configured
+            }) {
                 continue;
             }
             issuers.insert(
                 pool.issuer.clone(),
                 Arc::new(IssuerKeys {
                     jwks_uri: pool.jwks_uri.clone(),
+                    configured: pool.configured,
                     keys: RwLock::default(),
                     fetched_once: AtomicBool::new(false),
+                    attempted_once: AtomicBool::new(false),
                     last_fetch: tokio::sync::Mutex::new(None),
                 }),
             );
             added.push(pool.issuer.clone());
         }
+        drop(issuers);
+        self.report_missing_keys();
         added
     }
 
     /// Follows `pools`: forgets the issuers no longer trusted and prefetches, in the
     /// background, the keys of new ones. Needs a Tokio runtime.
     pub fn follow(self: &Arc<Self>, pools: &TrustedPools) {
+        self.metrics.set_pool_conflicts(pools.conflicts().len());
         for issuer in self.sync_pools(&pools.pools()) {
             let jwks = Arc::clone(self);
             tokio::spawn(async move { jwks.prefetch(&issuer).await });
         }
     }
 
-    /// True once every known issuer's keys have been fetched at least once.
-    pub fn all_fetched(&self) -> bool {
+    /// True once every configured issuer's keys have been fetched, and every discovered
+    /// one's have been tried once: a tenant's broken pool must not keep the shared gate
+    /// unready, and it is reported (log, `webhook_api_pools_without_keys`) instead.
+    pub fn ready(&self) -> bool {
+        let issuers = self.issuers.read().unwrap_or_else(|p| p.into_inner());
+        issuers.values().all(|keys| {
+            keys.fetched_once.load(Ordering::Acquire)
+                || (!keys.configured && keys.attempted_once.load(Ordering::Acquire))
+        })
+    }
+
+    /// Issuers whose keys have never been fetched.
+    pub fn without_keys(&self) -> Vec<String> {
         let issuers = self.issuers.read().unwrap_or_else(|p| p.into_inner());
         issuers
-            .values()
-            .all(|keys| keys.fetched_once.load(Ordering::Acquire))
+            .iter()
+            .filter(|(_, keys)| !keys.fetched_once.load(Ordering::Acquire))
+            .map(|(issuer, _)| issuer.clone())
+            .collect()
+    }
+
+    fn report_missing_keys(&self) {
+        self.metrics
+            .set_pools_without_keys(self.without_keys().len());
     }
 
     /// Fetches `issuer`'s keys until it works (or the issuer is no longer trusted),
@@ -234,7 +267,7 @@ impl JwksCache {
         *last_fetch = Some(Instant::now());
         let result = self.fetch(&entry.jwks_uri).await;
         self.metrics.record_jwks_fetch(result.is_ok());
-        match result {
+        let fetched = match result {
             Ok(keys) => {
                 tracing::info!(issuer, keys = keys.len(), "fetched JWKS");
                 *entry.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys);
@@ -245,22 +278,50 @@ impl JwksCache {
                 tracing::warn!(issuer, jwks_uri = %entry.jwks_uri, %error, "JWKS fetch failed");
                 false
             }
-        }
+        };
+        entry.attempted_once.store(true, Ordering::Release);
+        self.report_missing_keys();
+        fetched
     }
 
     async fn fetch(&self, jwks_uri: &str) -> Result<KeySet, FetchError> {
-        let response = self.http.get(jwks_uri).send().await?.error_for_status()?;
+        let mut response = self.http.get(jwks_uri).send().await?.error_for_status()?;
         if response
             .content_length()
             .is_some_and(|length| length > MAX_JWKS_BYTES as u64)
         {
             return Err(FetchError::TooLarge);
         }
-        let body = response.bytes().await?;
-        if body.len() > MAX_JWKS_BYTES {
-            return Err(FetchError::TooLarge);
+        // Chunk by chunk, so a body without (or lying about) its length is cut at the cap.
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            if body.len() + chunk.len() > MAX_JWKS_BYTES {
+                return Err(FetchError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
         }
         Ok(parse_jwks(&body)?)
+    }
+}
+
+/// Follows a redirect only to the same scheme, host and port as the first request, so
+/// a JWKS URL cannot hand the fetch over to a host nobody trusted.
+fn same_origin_redirects(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    let origin = |url: &reqwest::Url| {
+        (
+            url.scheme().to_owned(),
+            url.host_str().map(str::to_owned),
+            url.port_or_known_default(),
+        )
+    };
+    let same_origin = attempt
+        .previous()
+        .first()
+        .is_some_and(|first| origin(first) == origin(attempt.url()));
+    if same_origin && attempt.previous().len() <= MAX_REDIRECTS {
+        attempt.follow()
+    } else {
+        attempt.stop()
     }
 }
 

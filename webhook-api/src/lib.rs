@@ -11,7 +11,9 @@
 //! - [`pools`] and [`discovery`]: which pools are trusted, from [`config`] or from
 //!   `UserPool` objects in the cluster;
 //! - [`state`]: what handlers share; [`routes`]: `/signup`, `/api/me`, `/auth`
-//!   (forward-auth), `/triggers`, probes and metrics, assembled by [`app`].
+//!   (forward-auth), `/triggers` and probes, assembled by [`app`], and `/metrics` on
+//!   a listener of its own ([`metrics_app`]);
+//! - [`server`]: the accept loop with its header deadline and connection cap.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -23,17 +25,20 @@ pub mod metrics;
 pub mod policy;
 pub mod pools;
 pub mod routes;
+pub mod server;
 pub mod state;
 pub mod telemetry;
 pub mod token;
 pub mod trigger_secret;
 pub mod verifier;
 
-use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context;
-pub use routes::app;
+pub use routes::{app, metrics_app};
+use server::ServerLimits;
 pub use state::AppState;
+use tokio::net::TcpListener;
 
 /// Runs the service until SIGTERM or Ctrl-C, then drains open requests.
 pub async fn run(cli: config::Cli) -> anyhow::Result<()> {
@@ -42,23 +47,51 @@ pub async fn run(cli: config::Cli) -> anyhow::Result<()> {
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let state = AppState::new(&cli, &aws)?;
     state.spawn_background();
-    if cli.discover_user_pools {
+    if state.discovers_pools() {
         let client = kube::Client::try_default()
             .await
             .context("pool discovery needs a Kubernetes client")?;
-        state.spawn_discovery(client, cli.discovery_namespace.clone());
+        state.spawn_discovery(client);
     }
-    let listener = tokio::net::TcpListener::bind(cli.listen)
+    let api = bind(cli.listen).await?;
+    let metrics = bind(cli.metrics_listen).await?;
+    serve(state, server_limits(&cli), api, metrics, shutdown_signal()).await;
+    Ok(())
+}
+
+/// The server limits `cli` sets.
+pub fn server_limits(cli: &config::Cli) -> ServerLimits {
+    ServerLimits {
+        header_read_timeout: Duration::from_secs(cli.header_read_timeout_seconds),
+        max_connections: cli.max_connections,
+    }
+}
+
+async fn bind(address: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(address)
         .await
-        .with_context(|| format!("listen on {}", cli.listen))?;
-    tracing::info!(address = %cli.listen, "listening");
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("serve")
+        .with_context(|| format!("listen on {address}"))?;
+    tracing::info!(%address, "listening");
+    Ok(listener)
+}
+
+/// Serves the API on `api` and `/metrics` on `metrics` until `shutdown` completes; the
+/// API's requests in flight finish first.
+pub async fn serve(
+    state: AppState,
+    limits: ServerLimits,
+    api: TcpListener,
+    metrics: TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let metrics = tokio::spawn(server::serve(
+        metrics,
+        metrics_app(state.clone()),
+        limits,
+        std::future::pending(),
+    ));
+    server::serve(api, app(state), limits, shutdown).await;
+    metrics.abort();
 }
 
 /// Chooses ring for rustls. Both ring (kube, reqwest) and aws-lc-rs (the AWS SDK) are

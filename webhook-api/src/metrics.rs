@@ -5,7 +5,7 @@ use std::{fmt::Write, time::Duration};
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder},
-    metrics::{counter::Counter, family::Family, histogram::Histogram},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
 
@@ -78,6 +78,8 @@ pub struct Metrics {
     jwks_fetches: Family<FetchLabels, Counter>,
     token_cache_hits: Counter,
     token_cache_misses: Counter,
+    pools_without_keys: Gauge,
+    pool_conflicts: Gauge,
 }
 
 impl Default for Metrics {
@@ -116,8 +118,22 @@ impl Default for Metrics {
             "Tokens not in the verified-token cache",
             token_cache_misses.clone(),
         );
+        let pools_without_keys = Gauge::default();
+        registry.register(
+            "pools_without_keys",
+            "Trusted pools whose signing keys could never be fetched",
+            pools_without_keys.clone(),
+        );
+        let pool_conflicts = Gauge::default();
+        registry.register(
+            "pool_conflicts",
+            "Issuers named by more than one source, not trusted from discovery",
+            pool_conflicts.clone(),
+        );
         Self {
             registry,
+            pools_without_keys,
+            pool_conflicts,
             requests,
             verify_duration,
             jwks_fetches,
@@ -160,10 +176,22 @@ impl Metrics {
         }
     }
 
+    pub fn set_pools_without_keys(&self, count: usize) {
+        self.pools_without_keys.set(gauge_value(count));
+    }
+
+    pub fn set_pool_conflicts(&self, count: usize) {
+        self.pool_conflicts.set(gauge_value(count));
+    }
+
     /// The OpenMetrics text exposition.
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
         Ok(text)
     }
+}
+
+fn gauge_value(count: usize) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
 }

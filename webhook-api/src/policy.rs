@@ -1,6 +1,6 @@
 //! What a route requires of a token, and the check of a signature-verified token's
-//! claims against its pool and the route: issuer, token use, client, times, revocation,
-//! then groups and scopes. `exp` and `nbf` allow a clock skew for clocks that disagree
+//! claims against its pool and the route: issuer, the pools the route accepts, token
+//! use, client, times, revocation, then groups and scopes. `exp` and `nbf` allow a clock skew for clocks that disagree
 //! slightly.
 
 use std::collections::BTreeSet;
@@ -23,6 +23,11 @@ pub struct RoutePolicy {
     /// Every one of these must be in `scope` (access tokens).
     #[serde(default)]
     pub required_scopes: Vec<String>,
+    /// The pools whose tokens this route accepts, by name: a configured pool's `name`
+    /// (or issuer), `<namespace>/<name>` of a discovered `UserPool`, or `<namespace>/*`
+    /// for every pool discovered there. Empty: every trusted pool.
+    #[serde(default)]
+    pub pools: Vec<String>,
 }
 
 impl RoutePolicy {
@@ -31,7 +36,23 @@ impl RoutePolicy {
             token_use,
             required_groups: Vec::new(),
             required_scopes: Vec::new(),
+            pools: Vec::new(),
         }
+    }
+
+    /// Whether tokens of `pool` may be used on this route.
+    pub fn accepts(&self, pool: &TrustedPool) -> bool {
+        self.pools.is_empty()
+            || self.pools.iter().any(|wanted| {
+                *wanted == pool.name
+                    || wanted.strip_suffix("/*").is_some_and(|namespace| {
+                        !pool.configured
+                            && pool
+                                .name
+                                .split_once('/')
+                                .is_some_and(|(ns, _)| ns == namespace)
+                    })
+            })
     }
 }
 
@@ -67,6 +88,9 @@ pub fn check_claims(
     clock_skew: u64,
 ) -> Result<(), VerifyError> {
     let pool = pool.ok_or(InvalidToken::UntrustedIssuer)?;
+    if !policy.accepts(pool) {
+        return Err(InvalidToken::PoolNotAccepted.into());
+    }
     if claims.token_use != policy.token_use {
         return Err(InvalidToken::WrongTokenUse.into());
     }
@@ -122,6 +146,8 @@ mod tests {
             issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_x".into(),
             jwks_uri: String::new(),
             client_ids: ["client-a".to_owned()].into(),
+            name: "shop".into(),
+            configured: true,
         }
     }
 
@@ -137,6 +163,7 @@ mod tests {
             username: Some("alice".into()),
             cognito_username: None,
             email: None,
+            email_verified: None,
             groups: vec!["admins".into()],
             scope: Some("aws.cognito.signin.user.admin orders/read".into()),
             origin_jti: Some("session-1".into()),
@@ -233,6 +260,33 @@ mod tests {
             check_changed(|claims| claims.nbf = Some(NOW + SKEW + 1)),
             Err(InvalidToken::NotYetValid.into())
         );
+    }
+
+    #[test]
+    fn a_route_bound_to_pools_refuses_other_pools() {
+        let mut policy = access();
+        policy.pools = vec!["other".into(), "team-a/*".into()];
+        assert_eq!(
+            check(&access_claims(), &policy),
+            Err(InvalidToken::PoolNotAccepted.into())
+        );
+        policy.pools.push("shop".into());
+        assert_eq!(check(&access_claims(), &policy), Ok(()));
+
+        let discovered = |name: &str| TrustedPool {
+            name: name.into(),
+            configured: false,
+            ..pool()
+        };
+        policy.pools = vec!["team-a/*".into()];
+        assert!(policy.accepts(&discovered("team-a/shop")));
+        assert!(!policy.accepts(&discovered("team-ab/shop")));
+        assert!(!policy.accepts(&discovered("team-b/shop")));
+        // A configured pool whose name looks like a namespace is not matched by a glob.
+        assert!(!policy.accepts(&TrustedPool {
+            name: "team-a/x".into(),
+            ..pool()
+        }));
     }
 
     #[test]

@@ -7,17 +7,18 @@ use std::{
     num::NonZeroU32,
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
 };
 
 use axum::extract::FromRef;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use ipnet::IpNet;
 
 use crate::{
     config::{Cli, ConfigError, RoutePolicies},
-    discovery::PoolDiscovery,
+    discovery::{KeySource, PoolDiscovery},
     jwks::JwksCache,
     metrics::Metrics,
     pools::TrustedPools,
@@ -30,6 +31,10 @@ pub struct Signup {
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
     pub user_pool_id: String,
     pub limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Whether new users' e-mail is marked verified.
+    pub email_verified: bool,
 }
 
 #[derive(Clone)]
@@ -41,8 +46,11 @@ pub struct AppState {
     pub policies: Arc<RoutePolicies>,
     pub signup: Option<Arc<Signup>>,
     pub trigger_secret: Option<Arc<TriggerSecret>>,
-    /// False while pool discovery has not finished its first list.
-    pub pools_listed: Arc<AtomicBool>,
+    /// Namespaces discovery watches (`None`: all); empty when it is off.
+    discovery_scopes: Vec<Option<String>>,
+    discovered_keys: KeySource,
+    /// Discovery watches that have not finished their first list.
+    unlisted: Arc<AtomicUsize>,
     /// Set the first time the service is ready; it stays ready from then on.
     ready_once: Arc<AtomicBool>,
     pub bench_unchecked_route: bool,
@@ -81,10 +89,22 @@ impl AppState {
                     cognito: aws_sdk_cognitoidentityprovider::Client::new(aws),
                     user_pool_id: user_pool_id.clone(),
                     limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+                    trusted_proxies: cli.trusted_proxies.clone(),
+                    email_verified: cli.signup_email_verified,
                 }))
             }
             None => None,
         };
+        // A secret mounted from a file often ends in a newline nobody sends.
+        let trigger_secret = match cli.trigger_secret.as_deref().map(str::trim) {
+            Some("") => {
+                return Err(ConfigError::Invalid(
+                    "--trigger-secret is empty or only whitespace".into(),
+                ));
+            }
+            secret => secret.map(|secret| Arc::new(TriggerSecret::new(secret))),
+        };
+        let discovery_scopes = cli.discovery_scopes()?;
         Ok(Self {
             verifier,
             metrics,
@@ -92,26 +112,29 @@ impl AppState {
             jwks,
             policies: Arc::new(settings.routes),
             signup,
-            trigger_secret: cli
-                .trigger_secret
-                .as_deref()
-                .map(|secret| Arc::new(TriggerSecret::new(secret))),
-            pools_listed: Arc::new(AtomicBool::new(!cli.discover_user_pools)),
+            trigger_secret,
+            unlisted: Arc::new(AtomicUsize::new(discovery_scopes.len())),
+            discovery_scopes,
+            discovered_keys: cli
+                .cognito_emulator_endpoint
+                .clone()
+                .map_or(KeySource::Issuer, KeySource::Emulator),
             ready_once: Arc::new(AtomicBool::new(false)),
             bench_unchecked_route: cli.insecure_bench_unchecked_route,
             request_timeout: Duration::from_secs(cli.request_timeout_seconds),
         })
     }
 
-    /// Ready once the pool list is known and every pool's keys are cached, so the first
-    /// request never waits for a JWKS fetch. Ready for good from then on: a pool
-    /// discovered later whose keys cannot be fetched must not take every replica out of
-    /// service for all the other pools.
+    /// Ready once the pool lists are known, every configured pool's keys are cached (so
+    /// the first request never waits for a JWKS fetch) and every discovered pool's keys
+    /// have been tried once. Ready for good from then on: a pool discovered later whose
+    /// keys cannot be fetched must not take every replica out of service for all the
+    /// other pools.
     pub fn is_ready(&self) -> bool {
         if self.ready_once.load(Ordering::Acquire) {
             return true;
         }
-        let ready = self.pools_listed.load(Ordering::Acquire) && self.jwks.all_fetched();
+        let ready = self.unlisted.load(Ordering::Acquire) == 0 && self.jwks.ready();
         if ready {
             self.ready_once.store(true, Ordering::Release);
         }
@@ -139,14 +162,23 @@ impl AppState {
         }
     }
 
-    /// Watches `UserPool` objects and trusts the pools their status describes.
-    pub fn spawn_discovery(&self, client: kube::Client, namespace: Option<String>) {
-        let discovery = PoolDiscovery {
-            pools: Arc::clone(&self.pools),
-            jwks: Arc::clone(&self.jwks),
-            listed: Arc::clone(&self.pools_listed),
-        };
-        tokio::spawn(discovery.watch(client, namespace));
+    /// Whether an admin turned discovery on (with the namespaces it may look in).
+    pub fn discovers_pools(&self) -> bool {
+        !self.discovery_scopes.is_empty()
+    }
+
+    /// Watches `UserPool` objects in the allowed namespaces and trusts the pools their
+    /// status describes.
+    pub fn spawn_discovery(&self, client: kube::Client) {
+        for namespace in &self.discovery_scopes {
+            let discovery = PoolDiscovery {
+                pools: Arc::clone(&self.pools),
+                jwks: Arc::clone(&self.jwks),
+                keys: self.discovered_keys.clone(),
+                unlisted: Arc::clone(&self.unlisted),
+            };
+            tokio::spawn(discovery.watch(client.clone(), namespace.clone()));
+        }
     }
 
     /// Brings the JWKS cache in line with the trusted pools and prefetches new ones.

@@ -38,6 +38,9 @@ pub struct TokenClaims {
     pub cognito_username: Option<String>,
     #[serde(default)]
     pub email: Option<String>,
+    /// Cognito writes a JSON boolean; some emulators write the attribute's string.
+    #[serde(default, deserialize_with = "flag")]
+    pub email_verified: Option<bool>,
     #[serde(default, rename = "cognito:groups")]
     pub groups: Vec<String>,
     /// Space-separated OAuth scopes.
@@ -77,6 +80,14 @@ impl TokenClaims {
         }
     }
 
+    /// `email`, only when the token says it is verified: an address a user typed in
+    /// (and could change) must not pass as an identity.
+    pub fn verified_email(&self) -> Option<&str> {
+        self.email
+            .as_deref()
+            .filter(|_| self.email_verified == Some(true))
+    }
+
     pub(crate) fn has_scope(&self, wanted: &str) -> bool {
         self.scope
             .as_deref()
@@ -98,6 +109,8 @@ pub enum InvalidToken {
     MissingKid,
     #[error("untrusted issuer")]
     UntrustedIssuer,
+    #[error("issuer not accepted on this route")]
+    PoolNotAccepted,
     #[error("unknown signing key")]
     UnknownKey,
     #[error("invalid signature")]
@@ -173,6 +186,22 @@ pub fn parse_token(token: &str) -> Result<UnverifiedToken<'_>, InvalidToken> {
 
 fn header_and_payload_len(token: &str) -> usize {
     token.rfind('.').unwrap_or(token.len())
+}
+
+/// `true`/`false` or `"true"`/`"false"`; anything else is not a verification.
+fn flag<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Text(String),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match Flag::deserialize(deserializer)? {
+        Flag::Bool(value) => Some(value),
+        Flag::Text(text) => text.parse().ok(),
+        Flag::Other(_) => None,
+    })
 }
 
 #[cfg(test)]
@@ -267,5 +296,33 @@ mod tests {
         );
         assert_eq!(parsed.signature, b"sig");
         assert_eq!(parsed.kid, "k");
+    }
+
+    #[test]
+    fn email_is_an_identity_only_when_verified() {
+        let with = |verified: Value| {
+            let mut claims = valid_claims_json();
+            claims["email"] = json!("ceo@corp.example");
+            claims["email_verified"] = verified;
+            serde_json::from_value::<TokenClaims>(claims).expect("claims")
+        };
+        assert_eq!(with(json!(true)).verified_email(), Some("ceo@corp.example"));
+        assert_eq!(
+            with(json!("true")).verified_email(),
+            Some("ceo@corp.example")
+        );
+        for unverified in [
+            json!(false),
+            json!("false"),
+            json!("yes"),
+            json!(1),
+            Value::Null,
+        ] {
+            assert_eq!(
+                with(unverified.clone()).verified_email(),
+                None,
+                "{unverified}"
+            );
+        }
     }
 }

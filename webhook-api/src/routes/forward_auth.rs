@@ -1,6 +1,6 @@
 //! `GET /auth`: forward-auth for ingress-nginx (`auth-url`) and Traefik (ForwardAuth).
 //! 200 with the user in `X-Auth-Request-*` headers, which the ingress copies to the
-//! upstream request, or 401.
+//! upstream request, or 401. The e-mail header is sent only for a verified address.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
@@ -14,7 +14,7 @@ pub async fn forward_auth(Claims(claims): Claims) -> (StatusCode, HeaderMap) {
     let mut headers = HeaderMap::new();
     let values = [
         (USER_HEADER, Some(claims.user_name().to_owned())),
-        (EMAIL_HEADER, claims.email.clone()),
+        (EMAIL_HEADER, claims.verified_email().map(str::to_owned)),
         (GROUPS_HEADER, Some(claims.groups.join(","))),
     ];
     for (name, value) in values {

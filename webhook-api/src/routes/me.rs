@@ -13,6 +13,7 @@ use crate::{
 pub struct Me {
     sub: String,
     username: String,
+    /// Only a verified address: `/api/me` answers who the caller is.
     email: Option<String>,
     groups: Vec<String>,
     token_use: TokenUse,
@@ -23,7 +24,7 @@ impl From<&TokenClaims> for Me {
         Self {
             sub: claims.sub.clone(),
             username: claims.user_name().to_owned(),
-            email: claims.email.clone(),
+            email: claims.verified_email().map(str::to_owned),
             groups: claims.groups.clone(),
             token_use: claims.token_use,
         }

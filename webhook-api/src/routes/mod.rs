@@ -23,8 +23,9 @@ use crate::{auth::RequireToken, metrics::Outcome, state::AppState};
 /// Request bodies (sign-up, trigger events) are small; Cognito events stay far below.
 const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// The service's router. `/api/*` is guarded by the `RequireToken` layer; `/auth` by the
-/// `Claims` extractor with its route policy.
+/// The service's public router. `/api/*` is guarded by the `RequireToken` layer; `/auth`
+/// by the `Claims` extractor with its route policy. `/metrics` is not here: see
+/// [`metrics_app`].
 pub fn app(state: AppState) -> Router {
     let api = Router::<AppState>::new()
         .route("/api/me", get(me::me))
@@ -40,8 +41,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api)
         .merge(forward_auth)
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics));
+        .route("/readyz", get(health::readyz));
     if state.signup.is_some() {
         router = router.route("/signup", post(signup::signup));
     }
@@ -59,6 +59,14 @@ pub fn app(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             state.request_timeout,
         ))
+        .with_state(state)
+}
+
+/// `/metrics` alone, for a listener apart from the public port: request counts and
+/// pool names are nobody's business outside the cluster's monitoring.
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(health::metrics))
         .with_state(state)
 }
 

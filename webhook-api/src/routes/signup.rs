@@ -1,5 +1,6 @@
 //! `POST /signup {email, password}`: creates a confirmed user with a permanent password
 //! through the operator's shared provisioning path, rate-limited per client address.
+//! The e-mail is not marked verified unless an admin said so.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -7,11 +8,12 @@ use aws_sdk_cognitoidentityprovider::types::AttributeType;
 use axum::{
     Json,
     extract::{ConnectInfo, State, rejection::JsonRejection},
-    http::{StatusCode, request::Parts},
+    http::{HeaderMap, HeaderName, StatusCode, request::Parts},
 };
 use cognito_crds::user_provisioning::{
     MAX_PASSWORD_CHARS, NewUser, create_user, password_format_problem,
 };
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::{error::AppError, state::AppState};
@@ -40,20 +42,57 @@ pub struct SignupResponse {
     username: String,
 }
 
-/// Client address for the rate limit: the peer of the TCP connection. (Behind a proxy
-/// all clients share the proxy's budget; that is the safe direction.)
+const FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// Client address for the rate limit: the peer of the TCP connection, or, when the peer
+/// is a proxy an admin trusts, the address `X-Forwarded-For` names.
 pub struct ClientAddress(IpAddr);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
+impl axum::extract::FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
-        Ok(Self(peer))
+        let proxies = state
+            .signup
+            .as_ref()
+            .map_or(&[][..], |signup| &signup.trusted_proxies[..]);
+        Ok(Self(client_address(peer, &parts.headers, proxies)))
     }
+}
+
+/// Each proxy appends the address it received the request from, so the list is read
+/// from the right: past trusted proxies, the first other address is the client. An
+/// entry that is not an address stops the walk at the last trusted proxy, whose budget
+/// all such requests then share (the safe direction).
+fn client_address(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> IpAddr {
+    let trusted = |address: &IpAddr| proxies.iter().any(|net| net.contains(address));
+    if !trusted(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<&str> = headers
+        .get_all(FORWARDED_FOR)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .collect();
+    let mut client = peer;
+    for entry in forwarded.iter().rev() {
+        let Ok(address) = entry.trim().parse::<IpAddr>() else {
+            break;
+        };
+        client = address;
+        if !trusted(&address) {
+            break;
+        }
+    }
+    client
 }
 
 pub async fn signup(
@@ -72,14 +111,13 @@ pub async fn signup(
     let Json(request) =
         body.map_err(|_| AppError::BadRequest("expected JSON {email, password}"))?;
     validate(&request)?;
-    let email = AttributeType::builder()
-        .name("email")
-        .value(&request.email)
-        .build()
-        .map_err(|error| AppError::Internal(error.to_string()))?;
+    let mut attributes = vec![attribute("email", &request.email)?];
+    if signup.email_verified {
+        attributes.push(attribute("email_verified", "true")?);
+    }
     let new_user = NewUser {
         username: &request.email,
-        attributes: vec![email],
+        attributes,
         password: &request.password,
     };
     let user = create_user(&signup.cognito, &signup.user_pool_id, new_user).await?;
@@ -90,6 +128,14 @@ pub async fn signup(
             username: request.email,
         }),
     ))
+}
+
+fn attribute(name: &str, value: &str) -> Result<AttributeType, AppError> {
+    AttributeType::builder()
+        .name(name)
+        .value(value)
+        .build()
+        .map_err(|error| AppError::Internal(error.to_string()))
 }
 
 fn validate(request: &SignupRequest) -> Result<(), AppError> {
@@ -161,6 +207,47 @@ mod tests {
         assert!(validate(&request("a@example.com", "short")).is_err());
         assert!(validate(&request("a@example.com", &"x".repeat(257))).is_err());
         assert!(validate(&request("a@example.com", " padded-password")).is_err());
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_from_trusted_proxies() {
+        let proxies: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("CIDR")];
+        let ip = |text: &str| text.parse::<IpAddr>().expect("address");
+        let forwarded = |values: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for value in values {
+                headers.append(FORWARDED_FOR, value.parse().expect("header value"));
+            }
+            headers
+        };
+        let spoofed = forwarded(&["198.51.100.7"]);
+        assert_eq!(
+            client_address(ip("203.0.113.9"), &spoofed, &proxies),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_address(ip("10.1.2.3"), &spoofed, &[]),
+            ip("10.1.2.3")
+        );
+        assert_eq!(
+            client_address(ip("10.1.2.3"), &spoofed, &proxies),
+            ip("198.51.100.7")
+        );
+        // A client's own made-up entries sit left of what the proxies appended.
+        let chain = forwarded(&["1.1.1.1, 198.51.100.7", "10.0.0.5"]);
+        assert_eq!(
+            client_address(ip("10.1.2.3"), &chain, &proxies),
+            ip("198.51.100.7")
+        );
+        let garbage = forwarded(&["not-an-address"]);
+        assert_eq!(
+            client_address(ip("10.1.2.3"), &garbage, &proxies),
+            ip("10.1.2.3")
+        );
+        assert_eq!(
+            client_address(ip("10.1.2.3"), &HeaderMap::new(), &proxies),
+            ip("10.1.2.3")
+        );
     }
 
     #[test]

@@ -1,73 +1,68 @@
-//! `POST /triggers`: the Cognito trigger sink. Checks a shared secret, logs the event
-//! with secrets redacted, and returns the event unmodified, which is what Cognito
-//! expects of a trigger that changes nothing.
+//! `POST /triggers`: the Cognito trigger sink. Checks a shared secret before the body
+//! is read, logs the event's known-safe fields only, and returns the event unmodified,
+//! which is what Cognito expects of a trigger that changes nothing.
 
 use axum::{
     body::Bytes,
-    extract::State,
-    http::{HeaderMap, HeaderName, header},
+    extract::FromRequestParts,
+    http::{HeaderName, header, request::Parts},
     response::IntoResponse,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::{error::AppError, state::AppState};
 
 pub const SECRET_HEADER: HeaderName = HeaderName::from_static("x-trigger-secret");
-const REDACTED: &str = "[REDACTED]";
 
-/// Keys (compared lower-case, as substrings) whose values are never logged: passwords,
-/// verification and MFA codes, tokens, challenge answers.
-const SECRET_KEY_PARTS: &[&str] = &[
-    "password",
-    "code",
-    "token",
-    "secret",
-    "answer",
-    "privatechallengeparameters",
-];
+/// A caller that sent the shared secret. As an extractor from the request's head it
+/// runs before the body is read: without the secret nobody makes the service wait for
+/// or buffer a body.
+pub struct TriggerCaller;
 
-pub async fn triggers(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<impl IntoResponse, AppError> {
-    let secret = state
-        .trigger_secret
-        .as_ref()
-        .ok_or_else(|| AppError::Internal("trigger route without a secret".into()))?;
-    let offered = headers.get(SECRET_HEADER).map(|v| v.as_bytes());
-    if !offered.is_some_and(|offered| secret.matches(offered)) {
-        return Err(AppError::BadTriggerSecret);
+impl FromRequestParts<AppState> for TriggerCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let secret = state
+            .trigger_secret
+            .as_ref()
+            .ok_or_else(|| AppError::Internal("trigger route without a secret".into()))?;
+        let offered = parts.headers.get(SECRET_HEADER).map(|v| v.as_bytes());
+        if offered.is_some_and(|offered| secret.matches(offered)) {
+            Ok(Self)
+        } else {
+            Err(AppError::BadTriggerSecret)
+        }
     }
-    let mut event: Value =
+}
+
+pub async fn triggers(_: TriggerCaller, body: Bytes) -> Result<impl IntoResponse, AppError> {
+    let event: Value =
         serde_json::from_slice(&body).map_err(|_| AppError::BadRequest("malformed JSON"))?;
-    let trigger_source = event
-        .get("triggerSource")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown")
-        .to_owned();
-    redact(&mut event);
-    tracing::info!(trigger_source, event = %event, "cognito trigger");
+    tracing::info!(event = %safe_fields(&event), "cognito trigger");
     // The bytes as received: unmodified is the trigger contract.
     Ok(([(header::CONTENT_TYPE, "application/json")], body))
 }
 
-/// Replaces, at any depth, the value of every key that names a secret.
-pub fn redact(value: &mut Value) {
-    match value {
-        Value::Object(fields) => {
-            for (key, field) in fields.iter_mut() {
-                let key = key.to_ascii_lowercase();
-                if SECRET_KEY_PARTS.iter().any(|part| key.contains(part)) {
-                    *field = Value::String(REDACTED.to_owned());
-                } else {
-                    redact(field);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(redact),
-        _ => {}
-    }
+/// What is logged of an event: fields known to hold no secret, and the names (not the
+/// values) of the user's attributes. Anything else (passwords, codes, SAML responses,
+/// client metadata, challenge parameters, fields a future trigger adds) is left out.
+pub fn safe_fields(event: &Value) -> Value {
+    let text = |pointer: &str| event.pointer(pointer).and_then(Value::as_str);
+    let attribute_names: Option<Vec<&String>> = event
+        .pointer("/request/userAttributes")
+        .and_then(Value::as_object)
+        .map(|attributes| attributes.keys().collect());
+    json!({
+        "version": text("/version"),
+        "triggerSource": text("/triggerSource"),
+        "region": text("/region"),
+        "userPoolId": text("/userPoolId"),
+        "userName": text("/userName"),
+        "clientId": text("/callerContext/clientId"),
+        "awsSdkVersion": text("/callerContext/awsSdkVersion"),
+        "userAttributeNames": attribute_names,
+    })
 }
 
 #[cfg(test)]
@@ -77,32 +72,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redacts_passwords_codes_and_tokens_at_any_depth() {
-        let mut event = json!({
-            "triggerSource": "CustomMessage_SignUp",
+    fn logs_only_known_safe_fields() {
+        let event = json!({
+            "version": "1",
+            "triggerSource": "UserMigration_Authentication",
+            "region": "us-east-1",
+            "userPoolId": "us-east-1_x",
             "userName": "alice",
+            "callerContext": {"awsSdkVersion": "aws-sdk-js-3", "clientId": "client-a"},
             "request": {
-                "userAttributes": {"email": "alice@example.com"},
-                "codeParameter": "{####}",
+                "userAttributes": {"email": "alice@example.com", "custom:ssn": "078-05-1120"},
                 "password": "hunter2",
-                "clientMetadata": {"refreshToken": "r", "note": "kept"},
-                "challengeAnswer": "42",
-                "privateChallengeParameters": {"expected": "42"},
-                "session": [{"challengeResult": true, "ClientSecret": "s"}]
+                "samlResponse": "PHNhbWw+",
+                "userInfo": {"id": "secret-id"},
+                "clientMetadata": {"otp": "314159"},
+                "validationData": {"pin": "2718"},
+                "challengeParameters": {"answerHint": "blue"},
+                "privateChallengeParameters": {"expected": "42"}
             },
             "response": {"smsMessage": null}
         });
-        redact(&mut event);
-        let text = event.to_string();
-        for secret in ["hunter2", "{####}", "\"r\"", "42", "\"s\""] {
+        let logged = safe_fields(&event);
+        let text = logged.to_string();
+        for secret in [
+            "hunter2",
+            "PHNhbWw+",
+            "secret-id",
+            "314159",
+            "2718",
+            "blue",
+            "42",
+            "alice@example.com",
+            "078-05-1120",
+        ] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }
-        assert_eq!(event["request"]["clientMetadata"]["note"], "kept");
-        assert_eq!(
-            event["request"]["userAttributes"]["email"],
-            "alice@example.com"
-        );
-        assert_eq!(event["request"]["session"][0]["challengeResult"], true);
-        assert_eq!(event["triggerSource"], "CustomMessage_SignUp");
+        assert_eq!(logged["triggerSource"], "UserMigration_Authentication");
+        assert_eq!(logged["clientId"], "client-a");
+        assert_eq!(logged["userAttributeNames"], json!(["custom:ssn", "email"]));
     }
 }
