@@ -26,8 +26,9 @@ pub struct AppClient {
     #[serde(default)]
     pub generate_secret: bool,
 
-    /// Authentication flows the client allows. Defaults to admin password, user password,
-    /// SRP and refresh-token flows.
+    /// Authentication flows the client allows. Defaults to SRP and refresh tokens only: the
+    /// flows that send the password itself (`ALLOW_USER_PASSWORD_AUTH`,
+    /// `ALLOW_ADMIN_USER_PASSWORD_AUTH`) are opt-in.
     #[serde(default = "default_auth_flows")]
     #[schemars(length(min = 1, max = 6))]
     #[x_kube(merge_strategy = ListMerge::Set)]
@@ -69,12 +70,7 @@ impl AppClient {
 }
 
 fn default_auth_flows() -> Vec<AuthFlow> {
-    vec![
-        AuthFlow::AllowAdminUserPasswordAuth,
-        AuthFlow::AllowUserPasswordAuth,
-        AuthFlow::AllowUserSrpAuth,
-        AuthFlow::AllowRefreshTokenAuth,
-    ]
+    vec![AuthFlow::AllowUserSrpAuth, AuthFlow::AllowRefreshTokenAuth]
 }
 
 fn default_token_validity_minutes() -> i32 {

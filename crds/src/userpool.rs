@@ -37,6 +37,9 @@ use crate::defaults::default_true;
 #[x_kube(validation = Rule::new("has(self.stackName) == has(oldSelf.stackName) && (!has(self.stackName) || self.stackName == oldSelf.stackName)")
     .message("stackName is immutable: changing it would orphan the existing stack")
     .field_path(".stackName"))]
+#[x_kube(validation = Rule::new("!has(self.stackName) || !self.stackName.matches('-[0-9a-f]{8}-cognito$')")
+    .message("stackName must not end in -<8 hex digits>-cognito: that shape is reserved for the operator's default names, which belong to other objects")
+    .field_path(".stackName"))]
 #[x_kube(validation = Rule::new("has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)")
     .message("region is immutable: a pool in another region is a new pool, and the stack in this one would be orphaned")
     .field_path(".region"))]
@@ -106,7 +109,9 @@ pub struct UserPoolSpec {
     #[serde(default)]
     pub allow_replacement: bool,
 
-    /// CloudFormation stack name. Defaults to `<namespace>-<name>-cognito`. Immutable.
+    /// CloudFormation stack name. Defaults to `<namespace>-<name>-<hash>-cognito` (`<hash>`:
+    /// 8 hex digits of `<namespace>/<name>`; names of that shape are reserved for
+    /// defaults). Immutable.
     #[schemars(regex(pattern = r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$"))]
     pub stack_name: Option<String>,
 
@@ -287,7 +292,9 @@ pub struct NumberConstraints {
 #[serde(rename_all = "camelCase")]
 pub struct Group {
     /// Group name, as it appears in the `cognito:groups` token claim.
-    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[^\s]+$"))]
+    /// No whitespace or commas: webhook-api joins a user's groups with commas into
+    /// `X-Auth-Request-Groups`.
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[^\s,]+$"))]
     pub name: String,
 
     /// What the group is for.

@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use crate::{
     appuser,
     runtime::{
-        context::{self, Context, Settings},
+        context::{self, Adoption, Context, Settings},
         http::{self, Readiness},
         leadership::LeaderElector,
         metrics::Metrics,
@@ -87,6 +87,10 @@ struct RunArgs {
     /// AppUser reconciles in flight at once (enough to keep the rate limits busy).
     #[arg(long, env = "APPUSER_CONCURRENCY", default_value_t = 32)]
     appuser_concurrency: u16,
+    /// Namespaces whose UserPools may adopt a stack the operator did not create for
+    /// them (comma-separated; `*` for all). An admin's decision: empty by default.
+    #[arg(long, env = "ADOPT_NAMESPACES", value_delimiter = ',')]
+    adopt_namespaces: Vec<String>,
 }
 
 /// Runs both controllers until one ends (at shutdown, both do).
@@ -157,6 +161,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 user_list: args.user_list_rps,
             },
             user_reconcile_concurrency: args.appuser_concurrency,
+            adoption: Adoption::allowed_in(args.adopt_namespaces),
         },
     );
     // Before the election on purpose: see `Readiness`.

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::environment;
+use crate::{TestNamespace, environment};
 
 /// The Kubernetes user name of a ServiceAccount.
 pub fn service_account_user(namespace: &str, name: &str) -> String {
@@ -38,4 +38,35 @@ pub async fn kube_client_as(user: &str) -> kube::Client {
         .await
         .expect("load impersonating kubeconfig");
     kube::Client::try_from(config).expect("build kube client")
+}
+
+/// A tenant of `namespace`, as a shared cluster has them: the built-in `admin` ClusterRole
+/// bound in that namespace only, plus the operator's kinds there (what the aggregated
+/// role of an install grants). Returns the user name and a client acting as it.
+pub async fn namespace_tenant(namespace: &TestNamespace) -> (String, kube::Client) {
+    let user = format!("tenant-{}", namespace.name());
+    namespace.apply(&format!(
+        r#"apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: tenant-admin}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: admin}}
+subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: {user}}}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: tenant-cognito}}
+rules:
+- apiGroups: [cognito.kubeauth.dev]
+  resources: [userpools, appusers]
+  verbs: [get, list, watch, create, update, patch, delete]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: tenant-cognito}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: tenant-cognito}}
+subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: {user}}}]
+"#
+    ));
+    let client = kube_client_as(&user).await;
+    (user, client)
 }

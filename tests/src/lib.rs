@@ -27,7 +27,9 @@ pub use environment::{
     kube_client, repo_root, tool, without_test_package_env,
 };
 pub use helm::helm;
-pub use impersonation::{impersonating_kubeconfig, kube_client_as, service_account_user};
+pub use impersonation::{
+    impersonating_kubeconfig, kube_client_as, namespace_tenant, service_account_user,
+};
 pub use kubectl::{KubectlOutput, kubectl, kubectl_with_stdin};
 pub use namespace::TestNamespace;
 pub use operator::{OperatorProcess, free_port};

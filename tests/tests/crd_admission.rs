@@ -197,6 +197,16 @@ const INVALID: &[(&str, &str, &str)] = &[
         "spec.region",
     ),
     (
+        "group name with a comma (it would split X-Auth-Request-Groups)",
+        "kind: UserPool\nspec: {groups: [{name: 'staff,admins'}]}",
+        "spec.groups[0].name",
+    ),
+    (
+        "stackName of the reserved default shape",
+        "kind: UserPool\nspec: {stackName: team-b-shop-0123abcd-cognito}",
+        "reserved",
+    ),
+    (
         "trigger ARN",
         "kind: UserPool\nspec: {triggers: {lambdaArn: not-an-arn}}",
         "spec.triggers.lambdaArn",

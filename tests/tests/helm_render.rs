@@ -105,3 +105,18 @@ fn values_schema_refuses_typos_and_out_of_range_values() {
         assert!(output.stderr.contains("schema"), "{bad}: {}", output.stderr);
     }
 }
+
+#[test]
+fn adoption_is_off_unless_an_admin_names_namespaces() {
+    let rendered = template("default", &[]).expect_success("template").stdout;
+    assert!(!rendered.contains("ADOPT_NAMESPACES"), "{rendered}");
+    let rendered = template("default", &["operator.adoptNamespaces={team-a,team-b}"])
+        .expect_success("template")
+        .stdout;
+    assert!(
+        rendered.contains("- name: ADOPT_NAMESPACES\n              value: \"team-a,team-b\""),
+        "{rendered}"
+    );
+    let output = template("default", &["operator.adoptNamespaces={Team_A}"]);
+    assert!(!output.success, "an invalid namespace name was accepted");
+}

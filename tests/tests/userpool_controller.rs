@@ -18,12 +18,16 @@ const KIND: &str = "UserPool";
 async fn create_update_noop_and_retain() {
     let spec = "  groups: [{name: admins}]\n";
     let (t, pool) = OperatorNamespace::start_with_pool("pool-lifecycle", &[], "shop", spec).await;
-    let status = t.ready_pool("shop").await.status.expect("status");
+    let object = t.ready_pool("shop").await;
+    let status = object.status.clone().expect("status");
     let pool_id = pool.pool_id.clone();
-    assert_eq!(
-        status.stack_name.as_deref(),
-        Some(format!("{}-shop-cognito", t.name()).as_str())
+    let default_name = cognito_operator::userpool::placement::stack_name(&object, None, t.name());
+    assert!(
+        default_name.starts_with(&format!("{}-shop-", t.name()))
+            && default_name.ends_with("-cognito"),
+        "{default_name}"
     );
+    assert_eq!(status.stack_name, Some(default_name));
     assert_eq!(status.region.as_deref(), Some("us-east-1"));
     assert_eq!(
         status.issuer,

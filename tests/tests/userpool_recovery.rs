@@ -71,7 +71,11 @@ async fn crash_after_create_stack_converges_without_a_second_stack() {
     let created = cloudformation()
         .await
         .create_stack()
-        .stack_name(format!("{}-p-cognito", ns.name()))
+        .stack_name(cognito_operator::userpool::placement::stack_name(
+            &pool,
+            None,
+            ns.name(),
+        ))
         .template_body(template.to_json())
         .tags(tag(
             cognito_operator::userpool::placement::OWNER_UID_TAG,
@@ -110,13 +114,14 @@ async fn unreachable_aws_is_reported_in_a_condition() {
 }
 
 #[tokio::test]
-async fn an_untagged_stack_is_adopted_only_when_annotated() {
-    let t = OperatorNamespace::start("pool-adopt", &[]).await;
+async fn an_untagged_stack_is_adopted_only_when_annotated_where_an_admin_allows() {
+    // The operator watches only this namespace; `*` allows adoption in all it watches.
+    let t = OperatorNamespace::start("pool-adopt", &[("ADOPT_NAMESPACES", "*")]).await;
     let cloudformation = cloudformation().await;
 
-    // A stack made by hand (no operator tags) under the name the object will use.
+    // A stack made by hand (no operator tags) under the name the object names.
     let body = r#"{"Resources": {"UserPool": {"Type": "AWS::Cognito::UserPool", "DeletionPolicy": "Retain", "Properties": {"UserPoolName": "by-hand"}}}}"#;
-    let stack_name = format!("{}-legacy-cognito", t.name());
+    let stack_name = format!("{}-legacy", t.name());
     let created = cloudformation
         .create_stack()
         .stack_name(&stack_name)
@@ -125,7 +130,10 @@ async fn an_untagged_stack_is_adopted_only_when_annotated() {
         .await
         .expect("CreateStack");
 
-    t.ns.apply(&user_pool_manifest("legacy", ""));
+    t.ns.apply(&user_pool_manifest(
+        "legacy",
+        &format!("  stackName: {stack_name}\n"),
+    ));
     t.pool_reason("legacy", "Ready", "StackExistsNotAdopted")
         .await;
     assert_eq!(t.operator.aws_calls("UpdateStack"), 0);

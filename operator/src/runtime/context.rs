@@ -1,7 +1,7 @@
 //! What every reconcile shares: clients, the Event recorder, metrics and settings.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeSet, HashMap},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -50,6 +50,28 @@ pub struct Settings {
     /// AppUser reconciles in flight at once. Bounded because each waits on the rate
     /// limits with its request built: 10,000 at once cost hundreds of MB for no speed.
     pub user_reconcile_concurrency: u16,
+    /// Where UserPools may adopt stacks that are not theirs.
+    pub adoption: Adoption,
+}
+
+/// The namespaces an admin allowed to adopt stacks (`--adopt-namespaces`). A tenant's
+/// annotation alone never hands it a stack the operator did not create for that object.
+#[derive(Clone, Debug, Default)]
+pub struct Adoption {
+    namespaces: BTreeSet<String>,
+}
+
+impl Adoption {
+    pub fn allowed_in(namespaces: impl IntoIterator<Item = String>) -> Self {
+        let namespaces = namespaces.into_iter().map(|n| n.trim().to_owned());
+        Self {
+            namespaces: namespaces.filter(|n| !n.is_empty()).collect(),
+        }
+    }
+
+    pub fn allows(&self, namespace: &str) -> bool {
+        self.namespaces.contains("*") || self.namespaces.contains(namespace)
+    }
 }
 
 /// The CloudFormation and Cognito clients of one region.

@@ -63,7 +63,7 @@ impl<'a> Reconciler<'a> {
         Ok(Self {
             name: pool.name_any(),
             uid: pool.uid().ok_or(Error::MissingObjectKey("uid"))?,
-            stack_name: placement::stack_name(pool, &namespace),
+            stack_name: placement::stack_name(pool, Some(&draft.status), &namespace),
             stacks: Stacks::new(ctx.aws_clients(&region).cloudformation),
             namespace,
             region,
@@ -118,10 +118,18 @@ impl<'a> Reconciler<'a> {
         let Some(stack) = self.stacks.describe(&self.stack_name).await? else {
             return self.create(&template, revision, request).await;
         };
-        match placement::ownership(self.pool, &self.uid, &self.stack_name, &stack.tags) {
+        let adoption_allowed = self.ctx.settings.adoption.allows(&self.namespace);
+        let owner = placement::ownership(
+            self.pool,
+            &self.uid,
+            &self.stack_name,
+            &stack.tags,
+            adoption_allowed,
+        );
+        match owner {
             Ownership::Ours => {}
             Ownership::Adopt => {
-                tracing::info!(stack = %self.stack_name, "adopting an untagged stack (adopt annotation)");
+                tracing::info!(stack = %self.stack_name, "adopting a stack (adopt annotation, adoption allowed in this namespace)");
             }
             Ownership::Refused(reason, message) => {
                 self.draft.status.stack_status = Some(stack.status.clone());

@@ -27,19 +27,23 @@ pub async fn cleanup(pool: &UserPool, pctx: &PoolContext, api: Api<UserPool>) ->
         return Ok(done(pctx, &reconciler, "Retained", &note).await);
     }
     let stack = reconciler.stacks.describe(&stack_name).await?;
+    // Only a stack that carries this object's own tags is deleted: an adoption not yet
+    // written into the stack's tags, or any other stack, is left alone and said so.
     let stack = match stack {
-        // Never delete a stack this object does not own.
-        Some(stack)
-            if !matches!(
-                placement::ownership(pool, &reconciler.uid, &stack_name, &stack.tags),
-                Ownership::Refused(..)
-            ) =>
-        {
-            stack
-        }
-        _ => {
-            let note = format!("stack {stack_name} deleted");
+        None => {
+            let note = format!("stack {stack_name} is gone");
             return Ok(done(pctx, &reconciler, "Deleted", &note).await);
+        }
+        Some(stack) => {
+            match placement::ownership(pool, &reconciler.uid, &stack_name, &stack.tags, false) {
+                Ownership::Ours => stack,
+                _ => {
+                    let note = format!(
+                        "stack {stack_name} is not this UserPool's: left in place, not deleted"
+                    );
+                    return Ok(done(pctx, &reconciler, "NotDeleted", &note).await);
+                }
+            }
         }
     };
     reconciler.draft.status.stack_status = Some(stack.status.clone());

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use cognito_crds::{UserPool, UserPoolSpec, UserPoolStatus};
 use kube::ResourceExt;
+use sha2::{Digest, Sha256};
 
 use crate::reconcile::conditions::reasons;
 
@@ -32,12 +33,33 @@ pub fn region(
         .or(operator_default)
 }
 
-/// The stack's name: `spec.stackName`, else `<namespace>-<name>-cognito`.
-pub fn stack_name(pool: &UserPool, namespace: &str) -> String {
+/// Longest stack name CloudFormation accepts.
+const STACK_NAME_MAX: usize = 128;
+
+/// The stack's name: `spec.stackName`, else the name the stack was created under (kept in
+/// `status`; pools made before the default below keep theirs), else the default
+/// `<namespace>-<name>-<hash>-cognito`. The hash of `<namespace>/<name>` keeps defaults of
+/// different objects apart (`a-b`/`c` and `a`/`b-c` would otherwise meet), and admission
+/// refuses a `spec.stackName` of that shape, so no tenant can take another's default.
+/// A name in `status` is tenant-writable; the owner tags decide whether it may be used.
+pub fn stack_name(pool: &UserPool, status: Option<&UserPoolStatus>, namespace: &str) -> String {
     pool.spec
         .stack_name
         .clone()
-        .unwrap_or_else(|| format!("{namespace}-{}-cognito", pool.name_any()))
+        .or_else(|| status.and_then(|s| s.stack_name.clone()))
+        .unwrap_or_else(|| default_stack_name(namespace, &pool.name_any()))
+}
+
+fn default_stack_name(namespace: &str, name: &str) -> String {
+    let digest = Sha256::digest(format!("{namespace}/{name}").as_bytes());
+    let suffix = format!("-{}-cognito", &hex::encode(digest)[..8]);
+    // Object names may hold dots, which stack names may not.
+    let readable: String = format!("{namespace}-{name}")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(STACK_NAME_MAX - suffix.len())
+        .collect();
+    readable + &suffix
 }
 
 /// The stack's tags: the spec's, then the owner tags (which win).
@@ -54,36 +76,55 @@ pub fn stack_tags(pool: &UserPool, namespace: &str, uid: &str) -> BTreeMap<Strin
 pub enum Ownership {
     /// Our tags: ours to manage.
     Ours,
-    /// Untagged, and the adopt annotation says to take it over.
+    /// Not ours, but the adopt annotation asks for it and an admin allows adoption in
+    /// this namespace: untagged, or left by an earlier object of the same namespace and
+    /// name (deleted with Retain and re-applied, or restored from a backup).
     Adopt,
     /// Not ours: the condition reason and message that say why.
     Refused(&'static str, String),
 }
 
-/// Whether the object with `uid` (and `pool`'s annotations) may manage a stack with
-/// `tags`.
+/// Whether `pool` (uid `uid`) may manage the stack `stack_name` with `tags`.
+/// `adoption_allowed` is the admin's word for the pool's namespace.
 pub fn ownership(
     pool: &UserPool,
     uid: &str,
     stack_name: &str,
     tags: &BTreeMap<String, String>,
+    adoption_allowed: bool,
 ) -> Ownership {
-    match tags.get(OWNER_UID_TAG) {
-        Some(owner) if owner == uid => Ownership::Ours,
+    let owner = tags.get(OWNER_UID_TAG);
+    if owner.is_some_and(|owner| owner == uid) {
+        return Ownership::Ours;
+    }
+    let earlier_self = tags.get(OWNER_NAMESPACE_TAG) == pool.namespace().as_ref()
+        && tags.get(OWNER_NAME_TAG) == Some(&pool.name_any());
+    let adoptable = owner.is_none() || earlier_self;
+    let annotated = pool.annotations().get(ADOPT_ANNOTATION).map(String::as_str) == Some("true");
+    if adoptable && annotated && adoption_allowed {
+        return Ownership::Adopt;
+    }
+    let how = if adoption_allowed {
+        format!("annotate the UserPool {ADOPT_ANNOTATION}=\"true\" to adopt it")
+    } else {
+        "an admin must allow adoption in this namespace (operator --adopt-namespaces) before the adopt annotation counts".to_owned()
+    };
+    match owner {
+        Some(owner) if earlier_self => Ownership::Refused(
+            reasons::STACK_OWNED_ELSEWHERE,
+            format!(
+                "stack {stack_name} belongs to an earlier UserPool of this name (uid {owner}); to take it back, {how}"
+            ),
+        ),
         Some(owner) => Ownership::Refused(
             reasons::STACK_OWNED_ELSEWHERE,
             format!(
                 "stack {stack_name} belongs to another UserPool (uid {owner}); choose another spec.stackName"
             ),
         ),
-        None if pool.annotations().get(ADOPT_ANNOTATION).map(String::as_str) == Some("true") => {
-            Ownership::Adopt
-        }
         None => Ownership::Refused(
             reasons::STACK_NOT_ADOPTED,
-            format!(
-                "stack {stack_name} exists and was not created by cognito-operator; annotate the UserPool {ADOPT_ANNOTATION}=\"true\" to adopt it"
-            ),
+            format!("stack {stack_name} exists and was not created by cognito-operator; {how}"),
         ),
     }
 }
@@ -128,31 +169,84 @@ mod tests {
         assert_eq!(region(&fresh.spec, None, None), None);
     }
 
+    fn tags(uid: &str, namespace: &str, name: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (OWNER_UID_TAG.to_owned(), uid.to_owned()),
+            (OWNER_NAMESPACE_TAG.to_owned(), namespace.to_owned()),
+            (OWNER_NAME_TAG.to_owned(), name.to_owned()),
+        ])
+    }
+
     #[test]
-    fn only_our_tags_or_an_adoption_let_us_manage_a_stack() {
-        let tagged = |uid: &str| BTreeMap::from([(OWNER_UID_TAG.to_owned(), uid.to_owned())]);
+    fn only_our_tags_or_an_admitted_adoption_let_us_manage_a_stack() {
         let plain = pool(serde_json::json!({}));
-        assert_eq!(ownership(&plain, "u1", "s", &tagged("u1")), Ownership::Ours);
-        assert!(matches!(
-            ownership(&plain, "u1", "s", &tagged("u2")),
-            Ownership::Refused(reasons::STACK_OWNED_ELSEWHERE, _)
-        ));
-        assert!(matches!(
-            ownership(&plain, "u1", "s", &BTreeMap::new()),
-            Ownership::Refused(reasons::STACK_NOT_ADOPTED, _)
-        ));
+        let ours = tags("u1", "web", "shop");
+        let foreign = tags("u2", "other", "shop");
+        let untagged = BTreeMap::new();
+        assert_eq!(ownership(&plain, "u1", "s", &ours, false), Ownership::Ours);
+        let refused = |p: &UserPool, t: &BTreeMap<String, String>, allowed: bool| match ownership(
+            p, "u1", "s", t, allowed,
+        ) {
+            Ownership::Refused(reason, _) => reason,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        assert_eq!(
+            refused(&plain, &foreign, true),
+            reasons::STACK_OWNED_ELSEWHERE
+        );
+        assert_eq!(refused(&plain, &untagged, true), reasons::STACK_NOT_ADOPTED);
+
         let mut adopting = plain.clone();
         adopting
             .annotations_mut()
             .insert(ADOPT_ANNOTATION.into(), "true".into());
+        // The tenant's annotation alone is not enough.
         assert_eq!(
-            ownership(&adopting, "u1", "s", &BTreeMap::new()),
+            refused(&adopting, &untagged, false),
+            reasons::STACK_NOT_ADOPTED
+        );
+        assert_eq!(
+            ownership(&adopting, "u1", "s", &untagged, true),
             Ownership::Adopt
         );
-        assert!(matches!(
-            ownership(&adopting, "u1", "s", &tagged("u2")),
-            Ownership::Refused(reasons::STACK_OWNED_ELSEWHERE, _)
-        ));
+        // Another object's stack is never adoptable; an earlier self's is, when allowed.
+        assert_eq!(
+            refused(&adopting, &foreign, true),
+            reasons::STACK_OWNED_ELSEWHERE
+        );
+        let earlier_self = tags("u0", "web", "shop");
+        assert_eq!(
+            refused(&adopting, &earlier_self, false),
+            reasons::STACK_OWNED_ELSEWHERE
+        );
+        assert_eq!(
+            ownership(&adopting, "u1", "s", &earlier_self, true),
+            Ownership::Adopt
+        );
+    }
+
+    #[test]
+    fn default_stack_names_never_meet_and_stay_valid() {
+        let named = |namespace: &str, name: &str| {
+            let mut p = pool(serde_json::json!({}));
+            p.metadata.name = Some(name.to_owned());
+            stack_name(&p, None, namespace)
+        };
+        assert_ne!(named("a-b", "c"), named("a", "b-c"));
+        let long = named(&"n".repeat(63), &format!("{}.example", "x".repeat(240)));
+        assert!(long.len() <= STACK_NAME_MAX, "{long}");
+        assert!(long.ends_with("-cognito"));
+        assert!(long.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+
+        // A stack created under another name keeps it; the spec's name wins over both.
+        let created = UserPoolStatus {
+            stack_name: Some("web-shop-cognito".into()),
+            ..Default::default()
+        };
+        let p = pool(serde_json::json!({}));
+        assert_eq!(stack_name(&p, Some(&created), "web"), "web-shop-cognito");
+        let pinned = pool(serde_json::json!({"stackName": "mine"}));
+        assert_eq!(stack_name(&pinned, Some(&created), "web"), "mine");
     }
 
     #[test]
@@ -161,6 +255,5 @@ mod tests {
         let tags = stack_tags(&p, "web", "u1");
         assert_eq!(tags.get(OWNER_UID_TAG).map(String::as_str), Some("u1"));
         assert_eq!(tags.get("team").map(String::as_str), Some("web"));
-        assert_eq!(stack_name(&p, "web"), "web-shop-cognito");
     }
 }
