@@ -20,7 +20,8 @@ pub const EVERYTHING_ON: &[&str] = &[
     "webhookApi.signup.userPoolId=us-east-1_x",
     "webhookApi.triggerSecret.existingSecret=triggers",
     "operator.watchNamespace=default",
-    "webhookApi.discovery.namespace=default",
+    "webhookApi.discovery.enabled=true",
+    "webhookApi.discovery.namespaces={default}",
     "operator.cognitoRates.userRead=60",
 ];
 

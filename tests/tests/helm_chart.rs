@@ -267,9 +267,11 @@ async fn install_creates_hardened_least_privileged_objects() {
         .expect("webhook-api Deployment");
     assert_hardened(&webhook_deployment, &webhook_name, "http");
     let webhook_container = only_container(&webhook_deployment);
+    // By default no tenant pool is trusted: discovery is off until an admin names
+    // namespaces.
     assert_eq!(
         env_value(webhook_container, "WEBHOOK_API_DISCOVER_USER_POOLS"),
-        Some("true")
+        None
     );
 
     let service = Api::<Service>::namespaced(client.clone(), &namespace)
@@ -404,8 +406,11 @@ async fn watch_namespace_confines_the_operator_to_it() {
     let ns = TestNamespace::create("helm-ns");
     let namespace = ns.name().to_owned();
     let watch = format!("operator.watchNamespace={namespace}");
-    let discovery = format!("webhookApi.discovery.namespace={namespace}");
-    let (_release, _) = Release::install(&namespace, &[&watch, &discovery]);
+    let discovery = format!("webhookApi.discovery.namespaces={{{namespace}}}");
+    let (_release, _) = Release::install(
+        &namespace,
+        &[&watch, "webhookApi.discovery.enabled=true", &discovery],
+    );
 
     let client = kube_client().await;
     let cluster_name = format!("{namespace}-{RELEASE}");
