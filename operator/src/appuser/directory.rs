@@ -166,11 +166,11 @@ impl UserDirectory {
 
     /// `ListUsersInGroup`: the user names (Cognito's, not e-mails) of every member.
     pub async fn members_of(&self, group: &str) -> Result<Vec<String>> {
-        let listing = in_pool!(self, list_users_in_group).limit(PAGE_SIZE);
         every_page(|next| {
-            let request = listing.clone().group_name(group).set_next_token(next);
+            let request = in_pool!(self, list_users_in_group).group_name(group);
+            let request = request.limit(PAGE_SIZE).set_next_token(next).send();
             async move {
-                let page = self.call("ListUsersInGroup", request.send()).await?;
+                let page = self.call("ListUsersInGroup", request).await?;
                 let members = page.users.unwrap_or_default().into_iter();
                 Ok((
                     members.filter_map(|u| u.username).collect(),
