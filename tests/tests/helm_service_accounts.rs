@@ -68,7 +68,12 @@ fn actions_called(operator: &OperatorProcess) -> BTreeSet<String> {
 async fn the_chart_service_accounts_run_a_full_life_cycle() {
     let ns = TestNamespace::create("helm-run");
     let namespace = ns.name().to_owned();
-    let (_release, _) = Release::install(&namespace, &[]);
+    // Discovery of the release's own namespace, which an admin must name.
+    let discovery = format!("webhookApi.discovery.namespaces={{{namespace}}}");
+    let (_release, _) = Release::install(
+        &namespace,
+        &["webhookApi.discovery.enabled=true", &discovery],
+    );
     let lease_name = format!("{RELEASE}-leader");
     let operator_user = service_account_user(&namespace, RELEASE);
     let webhook_user = service_account_user(&namespace, &format!("{RELEASE}-webhook-api"));
