@@ -190,6 +190,20 @@ async fn status_pointing_at_a_foreign_jwks_is_never_used() {
     // The tenant's keys, served where it points the status.
     let attacker = TestKey::generate("attacker");
     let (stub, stub_jwks) = JwksStub::start(&[&attacker]).await;
+    // Next to the emulator's own key, so that a gate which used these keys would
+    // still accept the pool's real tokens, and the forged one.
+    let emulator_keys: Value = reqwest::get(pool.jwks_uri())
+        .await
+        .expect("fetch the emulator's keys")
+        .json()
+        .await
+        .expect("JWKS");
+    let mut keys = emulator_keys["keys"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    keys.push(attacker.jwk());
+    *stub.document.lock().expect("lock") = json!({"keys": keys});
     let stub_origin = stub_jwks.trim_end_matches("/jwks.json").to_owned();
     let tenant_client = kube_client_as(&tenant).await;
     // A second object claiming an issuer at the stub's own address.

@@ -75,7 +75,7 @@ impl TestKey {
 /// fetched.
 #[derive(Clone)]
 pub struct JwksStub {
-    document: Arc<Mutex<Value>>,
+    pub document: Arc<Mutex<Value>>,
     pub fetched_at: Arc<Mutex<Vec<Instant>>>,
 }
 
