@@ -118,17 +118,18 @@ impl Default for Metrics {
             "Tokens not in the verified-token cache",
             token_cache_misses.clone(),
         );
-        let pools_without_keys = Gauge::default();
-        registry.register(
+        let mut gauge = |name: &str, help: &str| {
+            let gauge = Gauge::default();
+            registry.register(name, help, gauge.clone());
+            gauge
+        };
+        let pools_without_keys = gauge(
             "pools_without_keys",
             "Trusted pools whose signing keys could never be fetched",
-            pools_without_keys.clone(),
         );
-        let pool_conflicts = Gauge::default();
-        registry.register(
+        let pool_conflicts = gauge(
             "pool_conflicts",
             "Issuers named by more than one source, not trusted from discovery",
-            pool_conflicts.clone(),
         );
         Self {
             registry,
