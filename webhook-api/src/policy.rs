@@ -1,7 +1,7 @@
 //! What a route requires of a token, and the check of a signature-verified token's
 //! claims against its pool and the route: issuer, the pools the route accepts, token
-//! use, client, times, revocation, then groups and scopes. `exp` and `nbf` allow a clock skew for clocks that disagree
-//! slightly.
+//! use, client, times, revocation, then groups and scopes. `exp` and `nbf` allow a clock
+//! skew for clocks that disagree slightly.
 
 use std::collections::BTreeSet;
 
@@ -16,6 +16,11 @@ use crate::{
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoutePolicy {
+    /// The pools whose tokens this route accepts, by name: a configured pool's `name`
+    /// (or issuer), `<namespace>/<name>` of a discovered `UserPool`, or `<namespace>/*`
+    /// for every pool discovered there. Empty: every trusted pool.
+    #[serde(default)]
+    pub pools: Vec<String>,
     pub token_use: TokenUse,
     /// Every one of these must be in `cognito:groups`.
     #[serde(default)]
@@ -23,11 +28,6 @@ pub struct RoutePolicy {
     /// Every one of these must be in `scope` (access tokens).
     #[serde(default)]
     pub required_scopes: Vec<String>,
-    /// The pools whose tokens this route accepts, by name: a configured pool's `name`
-    /// (or issuer), `<namespace>/<name>` of a discovered `UserPool`, or `<namespace>/*`
-    /// for every pool discovered there. Empty: every trusted pool.
-    #[serde(default)]
-    pub pools: Vec<String>,
 }
 
 impl RoutePolicy {

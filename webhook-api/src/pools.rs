@@ -20,13 +20,11 @@ use serde::Deserialize;
 pub struct PoolConfig {
     /// What route policies call the pool (`routes.*.pools`); the issuer when omitted.
     /// Discovered pools are called `<namespace>/<name>`.
-    #[serde(default)]
     pub name: Option<String>,
     /// `https://cognito-idp.{region}.amazonaws.com/{poolId}`; the
     /// `https://issuer-cognito-idp...` form of the same pool is trusted as well.
     pub issuer: String,
     /// Where to fetch the keys when not at `{issuer}/.well-known/jwks.json` (emulators).
-    #[serde(default)]
     pub jwks_uri: Option<String>,
     /// App clients whose tokens are accepted (`client_id` of access tokens, `aud` of id
     /// tokens).
