@@ -2,6 +2,8 @@
 //! is read, logs the event's known-safe fields only, and returns the event unmodified,
 //! which is what Cognito expects of a trigger that changes nothing.
 
+use std::collections::BTreeSet;
+
 use axum::{
     body::Bytes,
     extract::FromRequestParts,
@@ -49,7 +51,8 @@ pub async fn triggers(_: TriggerCaller, body: Bytes) -> Result<impl IntoResponse
 /// client metadata, challenge parameters, fields a future trigger adds) is left out.
 pub fn safe_fields(event: &Value) -> Value {
     let text = |pointer: &str| event.pointer(pointer).and_then(Value::as_str);
-    let attribute_names: Option<Vec<&String>> = event
+    // Sorted: the JSON map's order depends on serde_json's features in the build.
+    let attribute_names: Option<BTreeSet<&String>> = event
         .pointer("/request/userAttributes")
         .and_then(Value::as_object)
         .map(|attributes| attributes.keys().collect());
