@@ -70,7 +70,7 @@ reconciles_settled() {
 peak_rss_mb() { awk '/^VmHWM/ { printf "%.1f\n", $2 / 1024 }' "/proc/$operator_pid/status"; }
 
 kubectl create namespace "$ns" >/dev/null
-WATCH_NAMESPACE="$ns" METRICS_ADDR="127.0.0.1:$METRICS_PORT" RESYNC_INTERVAL_SECONDS="$RESYNC" \
+WATCH_NAMESPACES="$ns" METRICS_ADDR="127.0.0.1:$METRICS_PORT" RESYNC_INTERVAL_SECONDS="$RESYNC" \
     LOG_FORMAT=json RUST_LOG=info "$release/cognito-operator" run >"$work/operator.log" 2>&1 &
 operator_pid=$!
 wait_for 60 "operator metrics" curl -fsS "http://127.0.0.1:$METRICS_PORT/readyz"

@@ -66,9 +66,10 @@ struct RunArgs {
     /// Namespace of the leader-election Lease.
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     lease_namespace: String,
-    /// Watch only this namespace instead of the whole cluster.
-    #[arg(long, env = "WATCH_NAMESPACE")]
-    watch_namespace: Option<String>,
+    /// Watch only these namespaces (comma-separated) instead of the whole cluster, so
+    /// that the operator needs rights (Secrets included) in these namespaces only.
+    #[arg(long, env = "WATCH_NAMESPACES", value_delimiter = ',')]
+    watch_namespaces: Vec<String>,
     /// Name of the leader-election Lease.
     #[arg(long, env = "LEASE_NAME", default_value = "cognito-operator-leader")]
     lease_name: String,
@@ -93,8 +94,25 @@ struct RunArgs {
     adopt_namespaces: Vec<String>,
 }
 
-/// Runs both controllers until one ends (at shutdown, both do).
-async fn run_controllers(ctx: Arc<Context>, namespace: Option<&str>, shutdown: &CancellationToken) {
+/// Runs both controllers for the whole cluster, or for each of `namespaces`, until they
+/// end (at shutdown). One controller pair per namespace: a watch spans one namespace or
+/// all of them, and the rights granted per namespace allow only the former.
+async fn run_controllers(ctx: Arc<Context>, namespaces: &[String], shutdown: &CancellationToken) {
+    if namespaces.is_empty() {
+        run_controllers_in(ctx, None, shutdown).await;
+    } else {
+        let each = namespaces
+            .iter()
+            .map(|namespace| run_controllers_in(ctx.clone(), Some(namespace), shutdown));
+        futures::future::join_all(each).await;
+    }
+}
+
+async fn run_controllers_in(
+    ctx: Arc<Context>,
+    namespace: Option<&str>,
+    shutdown: &CancellationToken,
+) {
     tokio::join!(
         userpool::run(ctx.clone(), namespace, shutdown.clone().cancelled_owned()),
         appuser::run(ctx, namespace, shutdown.clone().cancelled_owned()),
@@ -114,25 +132,34 @@ pub async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn run(args: RunArgs) -> anyhow::Result<()> {
+/// The namespaces to watch, each once (empty: all). An empty entry (from an empty
+/// `WATCH_NAMESPACES`) names none.
+fn watched_namespaces(listed: &[String]) -> Vec<String> {
+    let unique: std::collections::BTreeSet<&String> =
+        listed.iter().filter(|ns| !ns.is_empty()).collect();
+    unique.into_iter().cloned().collect()
+}
+
+async fn run(mut args: RunArgs) -> anyhow::Result<()> {
+    args.watch_namespaces = watched_namespaces(&args.watch_namespaces);
     telemetry::init(args.log_format);
     // kube and the AWS SDK pull in different rustls backends: pick one for the process.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = kube::Client::try_default()
         .await
         .context("connecting to Kubernetes (in-cluster config or KUBECONFIG)")?;
-    let pools: Api<UserPool> = match &args.watch_namespace {
+    let pools: Api<UserPool> = match args.watch_namespaces.first() {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    if let Some(namespace) = &args.watch_namespace {
+    if !args.watch_namespaces.is_empty() {
         tracing::warn!(
-            %namespace,
-            "watching one namespace only: UserPools and AppUsers in other namespaces are ignored"
+            namespaces = %args.watch_namespaces.join(","),
+            "watching these namespaces only: UserPools and AppUsers in other namespaces are ignored"
         );
     }
     pools.list(&ListParams::default().limit(1)).await.context(
-        "listing UserPools failed; are the CRDs installed? kubectl apply --server-side -f crds/",
+        "listing UserPools failed; are the CRDs installed (kubectl apply --server-side -f crds/) and may the operator list them in the watched namespaces?",
     )?;
 
     let aws = context::load_aws_config().await;
@@ -183,7 +210,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         };
         tracing::info!("leading: starting controllers");
         tokio::select! {
-            () = run_controllers(ctx, args.watch_namespace.as_deref(), &shutdown) => {}
+            () = run_controllers(ctx, &args.watch_namespaces, &shutdown) => {}
             () = leadership.lost() => {
                 // Another replica may already be reconciling: stop at once.
                 anyhow::bail!("lost the leader Lease");
@@ -191,7 +218,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         leadership.release().await;
     } else {
-        run_controllers(ctx, args.watch_namespace.as_deref(), &shutdown).await;
+        run_controllers(ctx, &args.watch_namespaces, &shutdown).await;
     }
     shutdown.cancel();
     server.await.context("metrics server task")??;
@@ -220,6 +247,13 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_watched_namespace_is_watched_once() {
+        let listed = ["b", "a", "", "b"].map(String::from);
+        assert_eq!(watched_namespaces(&listed), ["a", "b"]);
+        assert!(watched_namespaces(&[String::new()]).is_empty());
+    }
 
     #[test]
     fn a_zero_resync_interval_is_refused() {

@@ -16,7 +16,7 @@
 #
 # Env: DEMO_NAMESPACE (cognito-demo), OPERATOR_METRICS_PORT (8081), WEBHOOK_API_PORT
 # (8080), WEBHOOK_API_METRICS_PORT (9090), RUN_LOCAL_DIR (logs, pids and the CLI's files; .cache/run/local). The operator
-# watches every namespace, as an installed one does (WATCH_NAMESPACE, if set, narrows it
+# watches every namespace, as an installed one does (WATCH_NAMESPACES, if set, narrows it
 # as it does for the binary); webhook-api discovers pools in DEMO_NAMESPACE only.
 set -euo pipefail
 

@@ -55,7 +55,7 @@ impl OperatorProcess {
         let child = Command::new(env.workspace_binary("cognito-operator"))
             .arg("run")
             .env("KUBECONFIG", &env.kubeconfig)
-            .env("WATCH_NAMESPACE", namespace)
+            .env("WATCH_NAMESPACES", namespace)
             .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
             .env("LOG_FORMAT", "text")
             .env("RUST_LOG", "info,cognito_operator=debug")

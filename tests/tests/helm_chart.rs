@@ -9,7 +9,7 @@ use std::time::Instant;
 use cognito_operator_tests::{
     TestNamespace,
     helm::{EVERYTHING_ON, RELEASE, Release, chart_dir, template},
-    kube_client, kubectl, kubectl_with_stdin, service_account_user,
+    kube_client, kubectl, kubectl_with_stdin, service_account_user, wait,
 };
 use k8s_openapi::api::{
     apps::v1::Deployment,
@@ -404,10 +404,11 @@ async fn install_creates_hardened_least_privileged_objects() {
 }
 
 #[tokio::test]
-async fn watch_namespace_confines_the_operator_to_it() {
+async fn watch_namespaces_confine_the_operator_to_them() {
     let ns = TestNamespace::create("helm-ns");
     let namespace = ns.name().to_owned();
-    let watch = format!("operator.watchNamespace={namespace}");
+    let other = TestNamespace::create("helm-ns-b");
+    let watch = format!("operator.watchNamespaces={{{namespace},{}}}", other.name());
     let discovery = format!("webhookApi.discovery.namespaces={{{namespace}}}");
     let (_release, _) = Release::install(
         &namespace,
@@ -437,10 +438,32 @@ async fn watch_namespace_confines_the_operator_to_it() {
     let list_pools = "list userpools.cognito.kubeauth.dev";
     assert_access(&[
         (&operator, ns, "get secrets", true),
+        (&operator, other.name(), "get secrets", true),
+        (&operator, other.name(), "list appusers.cognito.kubeauth.dev", true),
         (&operator, "default", "get secrets", false),
         (&operator, ns, "list secrets --all-namespaces", false),
         (&webhook, ns, list_pools, true),
         (&webhook, "default", list_pools, false),
+    ]);
+
+    // A tenant with the built-in admin role in its namespace gets the operator's kinds
+    // there through aggregation, and never their status.
+    other.apply(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: tenant}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: admin}\nsubjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: tenant-b}]\n",
+    );
+    let tenant = "tenant-b".to_owned();
+    let b = other.name();
+    let create_pools = "create userpools.cognito.kubeauth.dev";
+    // The aggregation controller fills the admin role in shortly after the install.
+    wait::until("admin aggregates UserPools", || async {
+        can_i(&tenant, b, create_pools)
+    })
+    .await;
+    assert_access(&[
+        (&tenant, b, "delete appusers.cognito.kubeauth.dev", true),
+        (&tenant, b, "patch userpools.cognito.kubeauth.dev --subresource=status", false),
+        (&tenant, b, "patch appusers.cognito.kubeauth.dev --subresource=status", false),
+        (&tenant, ns, create_pools, false),
     ]);
 }
 

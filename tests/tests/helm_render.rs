@@ -73,15 +73,16 @@ fn optional_parts_render_only_when_enabled() {
             "{kind}:\n{rendered}"
         );
     }
-    // Namespaced mode: RoleBindings in the watched namespace, no ClusterRoleBinding.
+    // Namespaced mode: RoleBindings in each watched namespace, no ClusterRoleBinding.
     assert!(!rendered.contains("kind: ClusterRoleBinding"), "{rendered}");
     assert_eq!(
         rendered.matches("kind: RoleBinding").count(),
-        3,
-        "leader election, operator and webhook-api RoleBindings:\n{rendered}"
+        4,
+        "leader election, operator (two namespaces) and webhook-api RoleBindings:\n{rendered}"
     );
+    assert!(rendered.contains("namespace: team-b"), "{rendered}");
     for env in [
-        "WATCH_NAMESPACE",
+        "WATCH_NAMESPACES",
         "WEBHOOK_API_DISCOVERY_NAMESPACE",
         "WEBHOOK_API_SIGNUP_USER_POOL_ID",
         "WEBHOOK_API_TRIGGER_SECRET",

@@ -28,7 +28,7 @@ fn run_local_goes_from_nothing_to_a_protected_fetch() {
         .env("DEMO_NAMESPACE", ns.name())
         // The local operator watches every namespace unless told otherwise; here the
         // other tests' namespaces have operators of their own.
-        .env("WATCH_NAMESPACE", ns.name())
+        .env("WATCH_NAMESPACES", ns.name())
         .env("RUN_LOCAL_DIR", &run_dir)
         .env("OPERATOR_METRICS_PORT", free_port().to_string())
         .env("WEBHOOK_API_PORT", free_port().to_string())

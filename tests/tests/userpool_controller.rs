@@ -390,3 +390,26 @@ async fn same_name_in_two_namespaces_gets_two_pools_and_the_secret_comes_back() 
     })
     .await;
 }
+
+#[tokio::test]
+async fn one_operator_serves_each_listed_namespace_and_no_other() {
+    let listed = [TestNamespace::create("watch-a"), TestNamespace::create("watch-b")];
+    let unlisted = TestNamespace::create("watch-c");
+    let watched = format!("{},{}", listed[0].name(), listed[1].name());
+    // Declared after the namespaces: stopped before they are deleted.
+    let operator = OperatorProcess::start(listed[0].name(), &[("WATCH_NAMESPACES", &watched)]);
+    let client = kube_client().await;
+    for ns in listed.iter().chain([&unlisted]) {
+        ns.apply(&user_pool_manifest("p", ""));
+    }
+    for ns in &listed {
+        let pools = Api::<UserPool>::namespaced(client.clone(), ns.name());
+        wait_for(&pools, "p", "UserPool Ready", is_ready).await;
+    }
+    let ignored = Api::<UserPool>::namespaced(client, unlisted.name())
+        .get("p")
+        .await
+        .expect("get UserPool");
+    assert!(ignored.status.is_none() && ignored.metadata.finalizers.is_none());
+    assert_eq!(operator.aws_calls("CreateStack"), 2);
+}
