@@ -52,7 +52,38 @@ pub struct AppClient {
     /// Allow revoking refresh tokens (default true).
     #[serde(default = "default_true")]
     pub enable_token_revocation: bool,
+
+    /// Attributes users may change themselves through this client (`UpdateUserAttributes`
+    /// with their own token). Unset: the profile attributes of the standard set, never
+    /// `email`, `phone_number`, their `_verified` flags or a `custom:` attribute, so a
+    /// user cannot change what apps take as their identity. List `email` to let users
+    /// change their address (Cognito then marks it unverified). At least one entry: an
+    /// empty list would mean "every attribute" to Cognito.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 50), inner(regex(pattern = r"^(custom:)?[A-Za-z0-9_]{1,32}$")))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub write_attributes: Option<Vec<String>>,
 }
+
+/// Standard attributes users may change themselves when a client sets no
+/// `writeAttributes`: the profile, not the addresses apps identify users by.
+pub const DEFAULT_WRITE_ATTRIBUTES: &[&str] = &[
+    "address",
+    "birthdate",
+    "family_name",
+    "gender",
+    "given_name",
+    "locale",
+    "middle_name",
+    "name",
+    "nickname",
+    "picture",
+    "preferred_username",
+    "profile",
+    "updated_at",
+    "website",
+    "zoneinfo",
+];
 
 impl AppClient {
     /// The client a pool gets when `spec.clients` is empty.
@@ -65,6 +96,7 @@ impl AppClient {
             id_token_validity_minutes: default_token_validity_minutes(),
             refresh_token_validity_days: default_refresh_token_validity_days(),
             enable_token_revocation: true,
+            write_attributes: None,
         }
     }
 }

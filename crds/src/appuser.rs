@@ -65,8 +65,9 @@ pub struct AppUserSpec {
     pub password_secret_ref: SecretKeyRef,
 
     /// When true and the password Secret or its key does not exist, the operator writes a
-    /// strong password that meets the pool's policy into it (a Secret it creates is owned
-    /// by this AppUser and deleted with it).
+    /// strong password that meets the pool's policy: into a new Secret it creates (owned
+    /// by this AppUser and deleted with it), or into one it created for this AppUser
+    /// before. It never writes into any other existing Secret.
     #[serde(default)]
     pub generate_password: bool,
 

@@ -278,6 +278,29 @@ impl EmulatorPool {
         .expect("AdminUpdateUserAttributes");
     }
 
+    /// The signed-in user changes their own attribute `name` (`UpdateUserAttributes`
+    /// with their access token); Cognito's error code when refused.
+    pub async fn update_own_attribute(
+        &self,
+        access_token: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<(), String> {
+        let attribute = AttributeType::builder()
+            .name(name)
+            .value(value)
+            .build()
+            .expect("attribute");
+        self.cognito
+            .update_user_attributes()
+            .access_token(access_token)
+            .user_attributes(attribute)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| e.into_service_error().meta().code().unwrap_or("?").to_owned())
+    }
+
     /// Deletes `username` behind the operator's back.
     pub async fn delete_user(&self, username: &str) {
         user_request!(self, admin_delete_user, username).expect("AdminDeleteUser");

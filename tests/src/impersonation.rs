@@ -41,8 +41,9 @@ pub async fn kube_client_as(user: &str) -> kube::Client {
 }
 
 /// A tenant of `namespace`, as a shared cluster has them: the built-in `admin` ClusterRole
-/// bound in that namespace only, plus the operator's kinds there (what the aggregated
-/// role of an install grants). Returns the user name and a client acting as it.
+/// bound in that namespace only, plus every right on the operator's kinds there, their
+/// status included (the strongest tenant: a Role granting `*` on resources gives as
+/// much). Returns the user name and a client acting as it.
 pub async fn namespace_tenant(namespace: &TestNamespace) -> (String, kube::Client) {
     let user = format!("tenant-{}", namespace.name());
     namespace.apply(&format!(
@@ -57,8 +58,8 @@ kind: Role
 metadata: {{name: tenant-cognito}}
 rules:
 - apiGroups: [cognito.kubeauth.dev]
-  resources: [userpools, appusers]
-  verbs: [get, list, watch, create, update, patch, delete]
+  resources: ["*"]
+  verbs: ["*"]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding

@@ -34,6 +34,14 @@ impl TestNamespace {
         self.try_apply(manifest).expect_success("apply");
     }
 
+    /// `kubectl --as user apply` of `manifest` into this namespace: what a tenant does.
+    pub fn apply_as(&self, user: &str, manifest: &str) {
+        let args = ["--as", user, "apply", "-n", &self.name, "-f", "-"];
+        kubectl_with_stdin(&args, manifest)
+            .run()
+            .expect_success("apply as another user");
+    }
+
     /// `kubectl apply` of `manifest` into this namespace, for tests of refusals.
     pub fn try_apply(&self, manifest: &str) -> KubectlOutput {
         kubectl_with_stdin(&["apply", "-n", &self.name, "-f", "-"], manifest).run()

@@ -172,6 +172,16 @@ const INVALID: &[(&str, &str, &str)] = &[
         "explicitAuthFlows",
     ),
     (
+        "empty write attributes (Cognito would read it as every attribute)",
+        "kind: UserPool\nspec: {clients: [{name: web, writeAttributes: []}]}",
+        "writeAttributes",
+    ),
+    (
+        "write attribute name",
+        "kind: UserPool\nspec: {clients: [{name: web, writeAttributes: [\"e mail\"]}]}",
+        "writeAttributes",
+    ),
+    (
         "username attribute enum",
         "kind: UserPool\nspec: {usernameAttributes: [nickname]}",
         "spec.usernameAttributes",

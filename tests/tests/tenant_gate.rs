@@ -16,8 +16,7 @@ use std::{
 
 use cognito_crds::UserPool;
 use cognito_operator_tests::{
-    ConfigFile, EmulatorPool, TestNamespace, WebhookApi, kube_client, kube_client_as,
-    kubectl_with_stdin,
+    ConfigFile, EmulatorPool, TestNamespace, WebhookApi, kube_client, namespace_tenant,
     objects::{app_user_manifest, password_secret_manifest, user_pool_manifest},
     unique, unix_now, wait,
 };
@@ -37,43 +36,6 @@ const PASSWORD: &str = "Correct-Horse-Battery-9";
 const CEO: &str = "ceo@corp.example";
 /// The admin's forward-auth policy: only staff pass.
 const STAFF_ONLY: &str = "routes:\n  forwardAuth: {tokenUse: id, requiredGroups: [staff]}\n";
-
-/// A tenant of `namespace`: `admin` there and `*` on the operator's kinds there (their
-/// status included, as a Role granting `*` on resources does). Returns its user name.
-fn tenant_of(namespace: &TestNamespace) -> String {
-    let user = format!("tenant-{}", namespace.name());
-    namespace.apply(&format!(
-        r#"apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {{name: tenant-admin}}
-roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: admin}}
-subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: {user}}}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {{name: tenant-cognito}}
-rules:
-- apiGroups: [cognito.kubeauth.dev]
-  resources: ["*"]
-  verbs: ["*"]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {{name: tenant-cognito}}
-roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: tenant-cognito}}
-subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: {user}}}]
-"#
-    ));
-    user
-}
-
-/// `kubectl --as tenant apply` of `manifest` in `namespace`.
-fn apply_as(tenant: &str, namespace: &TestNamespace, manifest: &str) {
-    let args = ["--as", tenant, "apply", "-n", namespace.name(), "-f", "-"];
-    kubectl_with_stdin(&args, manifest)
-        .run()
-        .expect_success("apply as the tenant");
-}
 
 /// Merges `status` into the UserPool `name`'s status with `client`'s rights.
 async fn patch_status(client: kube::Client, namespace: &TestNamespace, name: &str, status: Value) {
@@ -107,18 +69,13 @@ fn operator_status(pool: &EmulatorPool, clients: &[&str]) -> Value {
 /// with `ceo@corp.example` in it, e-mail verified (an AppUser's attributes are the
 /// tenant's to choose).
 async fn tenant_pool(tenant: &str, namespace: &TestNamespace) -> EmulatorPool {
-    apply_as(
+    namespace.apply_as(
         tenant,
-        namespace,
         &user_pool_manifest("corp", "  groups: [{name: staff}]\n"),
     );
-    apply_as(
-        tenant,
-        namespace,
-        &password_secret_manifest("ceo-password", PASSWORD),
-    );
+    namespace.apply_as(tenant, &password_secret_manifest("ceo-password", PASSWORD));
     let app_user = app_user_manifest("ceo", "corp", CEO, "ceo-password", "  groups: [staff]\n");
-    apply_as(tenant, namespace, &app_user);
+    namespace.apply_as(tenant, &app_user);
     let pool = EmulatorPool::create(&unique("tenant")).await;
     pool.create_group("staff").await;
     pool.add_confirmed_user(CEO, PASSWORD).await;
@@ -149,7 +106,7 @@ async fn a_tenant_pool_cannot_forge_identity_at_auth_or_api_me() {
     patch_status(kube_client().await, &team, "shop", status).await;
 
     let namespace = TestNamespace::create("gate-tenant");
-    let tenant = tenant_of(&namespace);
+    let (tenant, _) = namespace_tenant(&namespace).await;
     let forged = tenant_pool(&tenant, &namespace)
         .await
         .sign_in(CEO, PASSWORD)
@@ -180,7 +137,7 @@ async fn a_tenant_pool_cannot_forge_identity_at_auth_or_api_me() {
 async fn status_pointing_at_a_foreign_jwks_is_never_used() {
     // A namespace the admin allowed, whose tenant writes its UserPool's status.
     let namespace = TestNamespace::create("gate-jwks");
-    let tenant = tenant_of(&namespace);
+    let (tenant, tenant_client) = namespace_tenant(&namespace).await;
     let pool = tenant_pool(&tenant, &namespace).await;
     let config = ConfigFile::write(STAFF_ONLY);
     let discovering = WebhookApi::discovering(namespace.name());
@@ -205,9 +162,8 @@ async fn status_pointing_at_a_foreign_jwks_is_never_used() {
     keys.push(attacker.jwk());
     *stub.document.lock().expect("lock") = json!({"keys": keys});
     let stub_origin = stub_jwks.trim_end_matches("/jwks.json").to_owned();
-    let tenant_client = kube_client_as(&tenant).await;
     // A second object claiming an issuer at the stub's own address.
-    apply_as(&tenant, &namespace, &user_pool_manifest("rogue", ""));
+    namespace.apply_as(&tenant, &user_pool_manifest("rogue", ""));
     let rogue = json!({
         "userPoolId": "us-east-1_rogue",
         "issuer": stub_origin,

@@ -54,20 +54,23 @@ async fn crash_after_create_stack_converges_without_a_second_stack() {
 
     // What an operator killed right after CreateStack leaves behind: a stack tagged for
     // this object, and no trace of it in status.
+    let uid = pool.metadata.uid.clone().expect("uid");
+    let tags = cognito_operator::userpool::placement::stack_tags(&pool, ns.name(), &uid);
     let template = cognito_operator::userpool::template::render(
         &pool.spec,
         &cognito_operator::userpool::template::TemplateInputs {
             pool_name: &format!("{}-p", ns.name()),
             default_client_name: "p",
             pool_revision: 0,
+            pool_tags: &tags,
         },
     );
-    let tag = |k: &str, v: &str| {
+    let stack_tags = tags.iter().map(|(key, value)| {
         aws_sdk_cloudformation::types::Tag::builder()
-            .key(k)
-            .value(v)
+            .key(key)
+            .value(value)
             .build()
-    };
+    });
     let created = cloudformation()
         .await
         .create_stack()
@@ -77,10 +80,7 @@ async fn crash_after_create_stack_converges_without_a_second_stack() {
             ns.name(),
         ))
         .template_body(template.to_json())
-        .tags(tag(
-            cognito_operator::userpool::placement::OWNER_UID_TAG,
-            &pool.metadata.uid.clone().expect("uid"),
-        ))
+        .set_tags(Some(stack_tags.collect()))
         .send()
         .await
         .expect("CreateStack");

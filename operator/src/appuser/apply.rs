@@ -124,7 +124,8 @@ impl<'a> Reconciler<'a> {
         Ok(Action::await_change())
     }
 
-    /// The Ready pool and the password, without any AWS call; or why the user waits.
+    /// The Ready pool (checked to be this namespace's) and the password; or why the user
+    /// waits.
     async fn dereference(
         &mut self,
     ) -> Result<std::result::Result<(ReadyPool, String, String), Early>> {
@@ -175,13 +176,15 @@ impl<'a> Reconciler<'a> {
                 pool.min_password_length,
             )
             .await?;
-            let note = format!(
-                "wrote a generated password into key {} of Secret {}",
-                reference.key, reference.name
-            );
-            self.draft
-                .event(normal("PasswordGenerated", "GeneratePassword"), &note)
-                .await;
+            if let PasswordSource::Found { .. } = &source {
+                let note = format!(
+                    "wrote a generated password into key {} of Secret {}",
+                    reference.key, reference.name
+                );
+                self.draft
+                    .event(normal("PasswordGenerated", "GeneratePassword"), &note)
+                    .await;
+            }
         }
         let (password, version) = match source {
             PasswordSource::Found { password, version } => (password, version),

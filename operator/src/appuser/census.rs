@@ -25,6 +25,7 @@ use super::{
     context::{Observation, UserContext},
     decide::is_settled,
     directory::UserDirectory,
+    pool::{PoolCheck, check_pool},
 };
 use crate::{
     error::Error,
@@ -116,6 +117,11 @@ async fn census_of_pool(
     else {
         return Ok(Vec::new());
     };
+    // The pool id comes from a tenant-writable status: list only this namespace's pool.
+    let namespace = pool.namespace().unwrap_or_default();
+    if check_pool(uctx, &region, &pool_id, &namespace).await? != PoolCheck::Owned {
+        return Ok(Vec::new());
+    }
     let directory = UserDirectory::new(&uctx.ctx.aws_clients(&region), &pool_id);
 
     let by_sub = directory.users_by_sub().await?;

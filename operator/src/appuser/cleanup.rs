@@ -3,7 +3,11 @@
 use cognito_crds::{AppUser, UserPool, appuser::UserDeletionPolicy};
 use kube::{ResourceExt, runtime::events::EventType, runtime::reflector::ObjectRef};
 
-use super::{context::UserContext, directory::UserDirectory};
+use super::{
+    context::UserContext,
+    directory::UserDirectory,
+    pool::{PoolCheck, check_pool},
+};
 use crate::{
     error::{Error, Result},
     reconcile::{events::publish, finalizer::Cleanup},
@@ -28,12 +32,34 @@ pub async fn cleanup(user: &AppUser, uctx: &UserContext) -> Result<Cleanup> {
         (UserDeletionPolicy::Delete, Some(pool_id)) => {
             let region = user_region(user, uctx, pool_id)
                 .ok_or(Error::MissingObjectKey("the region of status.userPoolId"))?;
-            tracing::info!(pool = %pool_id, %region, "deleting the Cognito user (deletionPolicy Delete)");
-            UserDirectory::new(&ctx.aws_clients(&region), pool_id)
-                .delete(&user.spec.email)
-                .await?;
-            let note = format!("deleted Cognito user {}", user.spec.email);
-            publish(ctx, user, EventType::Normal, "Deleted", "Delete", &note).await;
+            let namespace = user.namespace().unwrap_or_default();
+            // status.userPoolId is tenant-writable: delete only in this namespace's pool.
+            match check_pool(uctx, &region, pool_id, &namespace).await? {
+                PoolCheck::Owned => {
+                    tracing::info!(pool = %pool_id, %region, "deleting the Cognito user (deletionPolicy Delete)");
+                    UserDirectory::new(&ctx.aws_clients(&region), pool_id)
+                        .delete(&user.spec.email)
+                        .await?;
+                    let note = format!("deleted Cognito user {}", user.spec.email);
+                    publish(ctx, user, EventType::Normal, "Deleted", "Delete", &note).await;
+                }
+                PoolCheck::Foreign => {
+                    let note = format!(
+                        "Cognito user {} not deleted: status.userPoolId {pool_id} names a pool that is not tagged {}={namespace}",
+                        user.spec.email,
+                        placement::OWNER_NAMESPACE_TAG
+                    );
+                    tracing::warn!(pool = %pool_id, "refused to delete a user in a pool of another namespace");
+                    publish(ctx, user, EventType::Warning, "NotDeleted", "Delete", &note).await;
+                }
+                PoolCheck::Missing => {
+                    let note = format!(
+                        "Cognito pool {pool_id} no longer exists: user {} is gone with it",
+                        user.spec.email
+                    );
+                    publish(ctx, user, EventType::Normal, "Deleted", "Delete", &note).await;
+                }
+            }
         }
         // Never created: nothing to delete or keep.
         (_, None) => {}

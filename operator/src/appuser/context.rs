@@ -28,6 +28,9 @@ pub struct UserContext {
     /// What the census saw of users that differ from their spec, by AppUser uid: lets the
     /// reconcile it triggers skip its own `AdminGetUser`.
     observations: Mutex<HashMap<String, Observation>>,
+    /// Pool ids whose owner tag was read, with the namespace it names: a pool's owner
+    /// never moves to another namespace, so one `DescribeUserPool` per pool id is enough.
+    pool_owners: Mutex<HashMap<String, String>>,
     pub written: StatusMemory<AppUserStatus>,
 }
 
@@ -38,6 +41,7 @@ impl UserContext {
             pools,
             users,
             observations: Mutex::default(),
+            pool_owners: Mutex::default(),
             written: StatusMemory::default(),
         }
     }
@@ -48,6 +52,22 @@ impl UserContext {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(uid.to_owned(), observation);
+    }
+
+    /// The namespace a pool id was found to belong to, if it was read before.
+    pub fn known_pool_owner(&self, pool_id: &str) -> Option<String> {
+        self.pool_owners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(pool_id)
+            .cloned()
+    }
+
+    pub fn remember_pool_owner(&self, pool_id: &str, namespace: &str) {
+        self.pool_owners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(pool_id.to_owned(), namespace.to_owned());
     }
 
     pub fn take_report(&self, uid: &str) -> Option<Observation> {

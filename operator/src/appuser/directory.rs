@@ -119,6 +119,22 @@ impl UserDirectory {
             .await
     }
 
+    /// The pool's tags (`DescribeUserPool`); `None` when the pool does not exist. Not
+    /// rate-limited: callers ask once per pool id and remember the answer.
+    pub async fn pool_tags(&self) -> Result<Option<HashMap<String, String>>> {
+        let request = in_pool!(self, describe_user_pool);
+        match self.call("DescribeUserPool", request.send()).await {
+            Ok(output) => Ok(Some(
+                output
+                    .user_pool
+                    .and_then(|pool| pool.user_pool_tags)
+                    .unwrap_or_default(),
+            )),
+            Err(e) if matches!(e.kind, PoolNotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `AdminGetUser`; `None` when the user does not exist.
     pub async fn get(&self, username: &str) -> Result<Option<ObservedUser>> {
         let request = in_pool!(self, admin_get_user).username(username);

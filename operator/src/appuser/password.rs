@@ -13,7 +13,7 @@ use serde_json::json;
 use super::generated_password;
 use crate::{
     error::{Error, Result},
-    reconcile::status::FIELD_MANAGER,
+    reconcile::{owned, status::FIELD_MANAGER},
 };
 
 /// The password Secret as far as one reconcile needs it.
@@ -75,8 +75,9 @@ pub async fn read(
 }
 
 /// Writes a generated password of at least `min_length` characters into `user`'s
-/// Secret: a new Secret owned by the AppUser, or one more key in an existing Secret
-/// (whose ownership is left alone).
+/// Secret: a new Secret owned by the AppUser, or one more key in a Secret the operator
+/// created for this AppUser earlier. Any other existing Secret is left alone (the
+/// operator would otherwise write into whatever Secret a tenant names).
 pub async fn generate(
     client: &kube::Client,
     user: &AppUser,
@@ -106,7 +107,7 @@ pub async fn generate(
             };
             api.create(&PostParams::default(), &secret).await?
         }
-        Some(_) => {
+        Some(existing) if owned::is_controlled_by(&existing.metadata, user) => {
             let patch = json!({
                 "apiVersion": "v1",
                 "kind": "Secret",
@@ -119,6 +120,12 @@ pub async fn generate(
                 &Patch::Apply(&patch),
             )
             .await?
+        }
+        Some(_) => {
+            return Ok(PasswordSource::Missing(format!(
+                "Secret {} has no key {} and was not created by the operator for this AppUser: generatePassword writes only into a Secret it creates; name a Secret that does not exist, or put the password in key {}",
+                reference.name, reference.key, reference.key
+            )));
         }
     };
     Ok(PasswordSource::Found {

@@ -9,7 +9,7 @@ use cognito_crds::{UserPool, UserPoolStatus};
 use kube::{Api, ResourceExt, runtime::controller::Action};
 
 use super::{
-    connection_secret,
+    connection_secret::{self, Written},
     decide::{self, AfterCheck, CreateOnly, Phase, Step},
     placement::{self, Ownership},
     stack::{ObservedStack, StackBody, Stacks},
@@ -212,6 +212,7 @@ impl<'a> Reconciler<'a> {
                 pool_name: &format!("{}-{}", self.namespace, self.name),
                 default_client_name: &self.name,
                 pool_revision: revision,
+                pool_tags: &placement::stack_tags(self.pool, &self.namespace, &self.uid),
             },
         )
     }
@@ -382,9 +383,20 @@ impl<'a> Reconciler<'a> {
         ) {
             return Ok(());
         }
-        let secret_name =
-            connection_secret::write(self.ctx, self.pool, &self.draft.status, &self.region).await?;
-        self.draft.status.connection_secret_name = Some(secret_name);
+        match connection_secret::write(self.ctx, self.pool, &self.draft.status, &self.region)
+            .await?
+        {
+            Written::As(name) => self.draft.status.connection_secret_name = Some(name),
+            Written::NameTaken(name) => {
+                let note = format!(
+                    "Secret {name} exists and was not created by the operator for this UserPool: the connection Secret is not written (delete or rename that Secret)"
+                );
+                self.draft
+                    .event(warning("ConnectionSecretNameTaken", "Reconcile"), &note)
+                    .await;
+                self.draft.status.connection_secret_name = None;
+            }
+        }
         Ok(())
     }
 }

@@ -18,7 +18,7 @@ use kube::{
 use super::template;
 use crate::{
     error::{Error, Result},
-    reconcile::status::FIELD_MANAGER,
+    reconcile::{owned, status::FIELD_MANAGER},
     runtime::context::Context,
 };
 
@@ -64,18 +64,34 @@ pub fn outputs_into_status(
     true
 }
 
-/// Writes the connection Secret of `pool` from its `status`; returns the Secret's name.
+/// What became of the connection Secret.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Written {
+    /// Written under this name.
+    As(String),
+    /// A Secret of that name exists and is not this pool's: left untouched.
+    NameTaken(String),
+}
+
+/// Writes the connection Secret of `pool` from its `status`, unless a Secret of its name
+/// exists that the operator did not create for this pool.
 pub async fn write(
     ctx: &Context,
     pool: &UserPool,
     status: &UserPoolStatus,
     region: &str,
-) -> Result<String> {
+) -> Result<Written> {
     let name = pool.name_any();
     let namespace = pool
         .namespace()
         .ok_or(Error::MissingObjectKey("namespace"))?;
     let secret_name = format!("{name}-cognito");
+    let secrets = Api::<Secret>::namespaced(ctx.client.clone(), &namespace);
+    if let Some(existing) = secrets.get_metadata_opt(&secret_name).await?
+        && !owned::is_controlled_by(&existing.metadata, pool)
+    {
+        return Ok(Written::NameTaken(secret_name));
+    }
     let mut data = BTreeMap::from([("region".to_owned(), region.to_owned())]);
     let fields = [
         ("userPoolId", &status.user_pool_id),
@@ -135,14 +151,14 @@ pub async fn write(
         ),
         ..Secret::default()
     };
-    Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
+    secrets
         .patch(
             &secret_name,
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(&secret),
         )
         .await?;
-    Ok(secret_name)
+    Ok(Written::As(secret_name))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! and tags, and whether an existing stack may be managed by this object. Pure rules,
 //! used by the UserPool controller, the AppUser controller and the census alike.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use cognito_crds::{UserPool, UserPoolSpec, UserPoolStatus};
 use kube::ResourceExt;
@@ -69,6 +69,14 @@ pub fn stack_tags(pool: &UserPool, namespace: &str, uid: &str) -> BTreeMap<Strin
     tags.insert(OWNER_NAMESPACE_TAG.into(), namespace.to_owned());
     tags.insert(OWNER_NAME_TAG.into(), pool.name_any());
     tags
+}
+
+/// Whether a user pool with `tags` belongs to `namespace`. A pool id read from a status
+/// is tenant-writable; only the operator writes the owner namespace tag (it wins over
+/// the spec's tags), so this tag decides whether a namespace may act on the pool.
+pub fn pool_belongs_to(tags: &HashMap<String, String>, namespace: &str) -> bool {
+    tags.get(OWNER_NAMESPACE_TAG)
+        .is_some_and(|owner| owner == namespace)
 }
 
 /// How this object relates to an existing stack's tags.
@@ -242,6 +250,15 @@ mod tests {
         assert_eq!(stack_name(&p, Some(&created), "web"), "web-shop-cognito");
         let pinned = pool(serde_json::json!({"stackName": "mine"}));
         assert_eq!(stack_name(&pinned, Some(&created), "web"), "mine");
+    }
+
+    #[test]
+    fn only_the_owner_namespace_tag_makes_a_pool_a_namespaces_own() {
+        let p = pool(serde_json::json!({"tags": {OWNER_NAMESPACE_TAG: "other"}}));
+        let tags: HashMap<_, _> = stack_tags(&p, "web", "u1").into_iter().collect();
+        assert!(pool_belongs_to(&tags, "web"));
+        assert!(!pool_belongs_to(&tags, "other"));
+        assert!(!pool_belongs_to(&HashMap::new(), "web"));
     }
 
     #[test]

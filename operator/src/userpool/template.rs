@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use cognito_crds::userpool::{
-    AppClient, MfaMode, PoolDeletionPolicy, SchemaAttribute, UserPoolSpec,
+    AppClient, DEFAULT_WRITE_ATTRIBUTES, MfaMode, PoolDeletionPolicy, SchemaAttribute, UserPoolSpec,
 };
 
 /// Output key of the pool id.
@@ -27,6 +27,9 @@ pub struct TemplateInputs<'a> {
     pub default_client_name: &'a str,
     /// Bumped each time `allowReplacement` replaces the pool.
     pub pool_revision: u32,
+    /// The pool's tags: the stack's, owner tags included, so that whoever holds only a
+    /// pool id (an AppUser, the census) can check which namespace the pool belongs to.
+    pub pool_tags: &'a BTreeMap<String, String>,
 }
 
 /// A rendered CloudFormation template and its content hash.
@@ -81,7 +84,7 @@ pub fn render(spec: &UserPoolSpec, inputs: &TemplateInputs) -> StackTemplate {
     let mut resources = serde_json::Map::new();
     let mut outputs = serde_json::Map::new();
 
-    resources.insert(pool_id.clone(), pool_resource(spec, inputs.pool_name));
+    resources.insert(pool_id.clone(), pool_resource(spec, inputs));
     outputs.insert(OUTPUT_POOL_ID.into(), json!({ "Value": pool_ref }));
     outputs.insert(
         OUTPUT_POOL_ARN.into(),
@@ -131,10 +134,10 @@ pub fn content_hash(body: &Value) -> String {
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
-fn pool_resource(spec: &UserPoolSpec, pool_name: &str) -> Value {
+fn pool_resource(spec: &UserPoolSpec, inputs: &TemplateInputs) -> Value {
     let policy = &spec.password_policy;
     let mut properties = json!({
-        "UserPoolName": pool_name,
+        "UserPoolName": inputs.pool_name,
         "UsernameAttributes": spec.username_attributes,
         "UsernameConfiguration": { "CaseSensitive": spec.username_case_sensitive },
         "Policies": { "PasswordPolicy": {
@@ -168,8 +171,8 @@ fn pool_resource(spec: &UserPoolSpec, pool_name: &str) -> Value {
             .collect();
         properties["LambdaConfig"] = Value::Object(config);
     }
-    if !spec.tags.is_empty() {
-        properties["UserPoolTags"] = json!(spec.tags);
+    if !inputs.pool_tags.is_empty() {
+        properties["UserPoolTags"] = json!(inputs.pool_tags);
     }
     // Retain keeps the pool and its users even when someone deletes the stack by hand.
     let policy = match spec.deletion_policy {
@@ -228,6 +231,10 @@ fn client_resource(client: &AppClient, pool_ref: &Value) -> Value {
             },
             "EnableTokenRevocation": client.enable_token_revocation,
             "PreventUserExistenceErrors": "ENABLED",
+            "WriteAttributes": match &client.write_attributes {
+                Some(listed) => json!(listed),
+                None => json!(DEFAULT_WRITE_ATTRIBUTES),
+            },
         },
     })
 }
@@ -324,6 +331,7 @@ mod tests {
         pool_name: "shop-users",
         default_client_name: "users",
         pool_revision: 0,
+        pool_tags: &BTreeMap::new(),
     };
 
     fn spec(yaml: &str) -> UserPoolSpec {
@@ -352,14 +360,24 @@ mod tests {
               - {name: admins, description: Administrators, precedence: 1}
               - {name: readers}
             clients:
-              - {name: web, accessTokenValidityMinutes: 15}
+              - {name: web, accessTokenValidityMinutes: 15, writeAttributes: [email, name]}
               - {name: backend, generateSecret: true, explicitAuthFlows: [ALLOW_ADMIN_USER_PASSWORD_AUTH, ALLOW_REFRESH_TOKEN_AUTH]}
             triggers: {lambdaArn: "arn:aws:lambda:eu-west-1:123456789012:function:hooks", events: [PreSignUp, PostConfirmation]}
             deletionPolicy: Delete
-            tags: {team: shop}
             "#,
         );
-        insta::assert_json_snapshot!(crate::canonical_json::sorted(render(&spec, &INPUTS).body));
+        let tags = BTreeMap::from([
+            ("team".to_owned(), "shop".to_owned()),
+            (
+                "cognito.kubeauth.dev/namespace".to_owned(),
+                "shop".to_owned(),
+            ),
+        ]);
+        let inputs = TemplateInputs {
+            pool_tags: &tags,
+            ..INPUTS
+        };
+        insta::assert_json_snapshot!(crate::canonical_json::sorted(render(&spec, &inputs).body));
     }
 
     #[test]
