@@ -60,7 +60,10 @@ pub struct AppClient {
     /// change their address (Cognito then marks it unverified). At least one entry: an
     /// empty list would mean "every attribute" to Cognito.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 50), inner(regex(pattern = r"^(custom:)?[A-Za-z0-9_]{1,32}$")))]
+    #[schemars(
+        length(min = 1, max = 50),
+        inner(regex(pattern = r"^(custom:)?[A-Za-z0-9_]{1,32}$"))
+    )]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub write_attributes: Option<Vec<String>>,
 }

@@ -298,7 +298,13 @@ impl EmulatorPool {
             .send()
             .await
             .map(drop)
-            .map_err(|e| e.into_service_error().meta().code().unwrap_or("?").to_owned())
+            .map_err(|e| {
+                e.into_service_error()
+                    .meta()
+                    .code()
+                    .unwrap_or("?")
+                    .to_owned()
+            })
     }
 
     /// Deletes `username` behind the operator's back.

@@ -439,7 +439,12 @@ async fn watch_namespaces_confine_the_operator_to_them() {
     assert_access(&[
         (&operator, ns, "get secrets", true),
         (&operator, other.name(), "get secrets", true),
-        (&operator, other.name(), "list appusers.cognito.kubeauth.dev", true),
+        (
+            &operator,
+            other.name(),
+            "list appusers.cognito.kubeauth.dev",
+            true,
+        ),
         (&operator, "default", "get secrets", false),
         (&operator, ns, "list secrets --all-namespaces", false),
         (&webhook, ns, list_pools, true),
@@ -461,8 +466,18 @@ async fn watch_namespaces_confine_the_operator_to_them() {
     .await;
     assert_access(&[
         (&tenant, b, "delete appusers.cognito.kubeauth.dev", true),
-        (&tenant, b, "patch userpools.cognito.kubeauth.dev --subresource=status", false),
-        (&tenant, b, "patch appusers.cognito.kubeauth.dev --subresource=status", false),
+        (
+            &tenant,
+            b,
+            "patch userpools.cognito.kubeauth.dev --subresource=status",
+            false,
+        ),
+        (
+            &tenant,
+            b,
+            "patch appusers.cognito.kubeauth.dev --subresource=status",
+            false,
+        ),
         (&tenant, ns, create_pools, false),
     ]);
 }

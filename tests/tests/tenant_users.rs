@@ -12,11 +12,11 @@ use cognito_operator_tests::{
     objects::{Reconciled, app_user_manifest, password_secret_manifest},
     unique, wait_for_deletion,
 };
+use k8s_openapi::serde::de::DeserializeOwned;
 use kube::{
     Api,
     api::{Patch, PatchParams},
 };
-use k8s_openapi::serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "Correct-Horse-Battery-9";
@@ -212,7 +212,11 @@ async fn users_change_their_own_email_only_where_the_spec_allows_and_then_lose_t
     let spec = "  clients:\n  - {name: web}\n  - {name: editor, writeAttributes: [email, name]}\n";
     let (t, pool) = OperatorNamespace::start_with_pool("self-service", &[], "corp", spec).await;
     let status = t.ready_pool("corp").await.status.expect("status");
-    let client_ids: Vec<&str> = status.clients.iter().map(|c| c.client_id.as_str()).collect();
+    let client_ids: Vec<&str> = status
+        .clients
+        .iter()
+        .map(|c| c.client_id.as_str())
+        .collect();
     let (web, editor) = (client_ids[0], client_ids[1]);
     let user = format!("{}@corp.example", unique("staff"));
     t.ns.apply(&password_secret_manifest("staff-password", PASSWORD));
@@ -241,7 +245,10 @@ async fn users_change_their_own_email_only_where_the_spec_allows_and_then_lose_t
             .map(str::to_owned)
     };
     let before = service
-        .get("/auth", Some(&pool.sign_in_with(web, &user, PASSWORD).await.id_token))
+        .get(
+            "/auth",
+            Some(&pool.sign_in_with(web, &user, PASSWORD).await.id_token),
+        )
         .await;
     assert_eq!(email_header(&before), Some(user.clone()));
 
@@ -252,7 +259,10 @@ async fn users_change_their_own_email_only_where_the_spec_allows_and_then_lose_t
             .await,
         Err("NotAuthorizedException".to_owned())
     );
-    assert_eq!(pool.attribute(&user, "email").await.as_deref(), Some(user.as_str()));
+    assert_eq!(
+        pool.attribute(&user, "email").await.as_deref(),
+        Some(user.as_str())
+    );
 
     // Through the client whose spec lists email, it can; the new address is
     // unverified, so the gate names nobody.

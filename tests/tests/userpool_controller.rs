@@ -393,7 +393,10 @@ async fn same_name_in_two_namespaces_gets_two_pools_and_the_secret_comes_back() 
 
 #[tokio::test]
 async fn one_operator_serves_each_listed_namespace_and_no_other() {
-    let listed = [TestNamespace::create("watch-a"), TestNamespace::create("watch-b")];
+    let listed = [
+        TestNamespace::create("watch-a"),
+        TestNamespace::create("watch-b"),
+    ];
     let unlisted = TestNamespace::create("watch-c");
     let watched = format!("{},{}", listed[0].name(), listed[1].name());
     // Declared after the namespaces: stopped before they are deleted.

@@ -13,7 +13,7 @@ use crate::{
     reconcile::{
         conditions::{READY, reasons},
         finalizer::Cleanup,
-        report::{normal, warning},
+        report::{Notice, normal, warning},
     },
 };
 
@@ -24,7 +24,7 @@ pub async fn cleanup(pool: &UserPool, pctx: &PoolContext, api: Api<UserPool>) ->
     let stack_name = reconciler.stack_name.clone();
     if pool.spec.deletion_policy == PoolDeletionPolicy::Retain {
         let note = format!("deletionPolicy Retain: stack {stack_name} and its user pool are kept");
-        return Ok(done(pctx, &reconciler, "Retained", &note).await);
+        return Ok(done(pctx, &reconciler, normal("Retained", "Delete"), &note).await);
     }
     let stack = reconciler.stacks.describe(&stack_name).await?;
     // Only a stack that carries this object's own tags is deleted: an adoption not yet
@@ -32,7 +32,7 @@ pub async fn cleanup(pool: &UserPool, pctx: &PoolContext, api: Api<UserPool>) ->
     let stack = match stack {
         None => {
             let note = format!("stack {stack_name} is gone");
-            return Ok(done(pctx, &reconciler, "Deleted", &note).await);
+            return Ok(done(pctx, &reconciler, normal("Deleted", "Delete"), &note).await);
         }
         Some(stack) => {
             match placement::ownership(pool, &reconciler.uid, &stack_name, &stack.tags, false) {
@@ -41,7 +41,8 @@ pub async fn cleanup(pool: &UserPool, pctx: &PoolContext, api: Api<UserPool>) ->
                     let note = format!(
                         "stack {stack_name} is not this UserPool's: left in place, not deleted"
                     );
-                    return Ok(done(pctx, &reconciler, "NotDeleted", &note).await);
+                    let refused = warning("NotDeleted", "Delete");
+                    return Ok(done(pctx, &reconciler, refused, &note).await);
                 }
             }
         }
@@ -77,10 +78,10 @@ pub async fn cleanup(pool: &UserPool, pctx: &PoolContext, api: Api<UserPool>) ->
 async fn done(
     pctx: &PoolContext,
     reconciler: &Reconciler<'_>,
-    reason: &str,
+    notice: Notice<'_>,
     note: &str,
 ) -> Cleanup {
-    reconciler.draft.event(normal(reason, "Delete"), note).await;
+    reconciler.draft.event(notice, note).await;
     pctx.written.forget(&reconciler.uid);
     Cleanup::Done
 }
