@@ -136,19 +136,11 @@ fn assert_access(cases: &[(&String, &str, &str, bool)]) {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
-/// A server-side dry run with strict field validation of `manifests`; returns kubectl's
-/// list of what it would create.
+/// A server-side dry run with strict field validation of `manifests` (each in the
+/// namespace it names, else `default`); returns kubectl's list of what it would create.
 fn dry_run(manifests: &str, what: &str) -> String {
     kubectl_with_stdin(
-        &[
-            "apply",
-            "--dry-run=server",
-            "--validate=strict",
-            "-n",
-            "default",
-            "-f",
-            "-",
-        ],
+        &["apply", "--dry-run=server", "--validate=strict", "-f", "-"],
         manifests,
     )
     .run()

@@ -80,7 +80,7 @@ fn optional_parts_render_only_when_enabled() {
         4,
         "leader election, operator (two namespaces) and webhook-api RoleBindings:\n{rendered}"
     );
-    assert!(rendered.contains("namespace: team-b"), "{rendered}");
+    assert!(rendered.contains("namespace: kube-public"), "{rendered}");
     for env in [
         "WATCH_NAMESPACES",
         "WEBHOOK_API_DISCOVERY_NAMESPACE",

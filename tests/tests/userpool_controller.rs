@@ -51,9 +51,27 @@ async fn create_update_noop_and_retain() {
         described.name(),
         Some(format!("{}-shop", t.name()).as_str())
     );
+    let client = pool
+        .client(&pool.client_id)
+        .await
+        .expect("the client exists");
+    let flows: Vec<&str> = client
+        .explicit_auth_flows()
+        .iter()
+        .map(|f| f.as_str())
+        .collect();
+    assert_eq!(flows, ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]);
+    let writable = client.write_attributes();
     assert!(
-        pool.client(&pool.client_id).await.is_some(),
-        "the client exists"
+        writable.iter().any(|a| a == "name") && !writable.iter().any(|a| a == "email"),
+        "{writable:?}"
+    );
+    // The pool carries its owner's namespace, which user reconciles check.
+    let tags = described.user_pool_tags().expect("UserPoolTags");
+    assert_eq!(
+        tags.get(cognito_operator::userpool::placement::OWNER_NAMESPACE_TAG)
+            .map(String::as_str),
+        Some(t.name())
     );
     assert_eq!(pool.groups().await, ["admins"]);
 
