@@ -36,6 +36,8 @@ pub enum CognitoErrorKind {
     PoolNotFound(String),
     #[error("the user does not exist: {0}")]
     UserNotFound(String),
+    #[error("Cognito refused the credentials: {0}")]
+    NotAuthorized(String),
     #[error("{code}: {message}")]
     Other { code: String, message: String },
 }
@@ -64,6 +66,7 @@ impl CognitoError {
             "TooManyRequestsException" => CognitoErrorKind::Throttled(message),
             "ResourceNotFoundException" => CognitoErrorKind::PoolNotFound(message),
             "UserNotFoundException" => CognitoErrorKind::UserNotFound(message),
+            "NotAuthorizedException" => CognitoErrorKind::NotAuthorized(message),
             _ => CognitoErrorKind::Other { code, message },
         };
         Self { operation, kind }
