@@ -75,6 +75,14 @@ pub struct Cli {
     #[arg(long, env = "WEBHOOK_API_SIGNUP_EMAIL_VERIFIED")]
     pub signup_email_verified: bool,
 
+    /// App client of the sign-up pool (`ALLOW_ADMIN_USER_PASSWORD_AUTH`, no secret)
+    /// through which a retried `POST /signup` finishes a user an earlier one left
+    /// `FORCE_CHANGE_PASSWORD`, once the retry's password proves to be that user's. With
+    /// it, sign-up marks the users it creates (`custom:created_by`, which the pool's
+    /// schema must declare); without it, such a user keeps answering 409.
+    #[arg(long, env = "WEBHOOK_API_SIGNUP_CLIENT_ID")]
+    pub signup_client_id: Option<String>,
+
     /// Proxies (CIDRs, comma-separated) whose `X-Forwarded-For` names the client for
     /// the sign-up rate limit; from any other peer the header is ignored.
     #[arg(long, env = "WEBHOOK_API_TRUSTED_PROXIES", value_delimiter = ',')]

@@ -35,6 +35,9 @@ pub struct Signup {
     pub trusted_proxies: Vec<IpNet>,
     /// Whether new users' e-mail is marked verified.
     pub email_verified: bool,
+    /// The app client that proves a retry's password; `None`: unfinished sign-ups are
+    /// not finished, and new users are not marked.
+    pub client_id: Option<String>,
 }
 
 #[derive(Clone)]
@@ -91,6 +94,12 @@ impl AppState {
                     limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
                     trusted_proxies: cli.trusted_proxies.clone(),
                     email_verified: cli.signup_email_verified,
+                    client_id: match cli.signup_client_id.as_deref().map(str::trim) {
+                        Some("") => {
+                            return Err(ConfigError::Invalid("--signup-client-id is empty".into()));
+                        }
+                        client_id => client_id.map(str::to_owned),
+                    },
                 }))
             }
             None => None,

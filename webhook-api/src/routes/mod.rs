@@ -5,6 +5,7 @@ pub mod health;
 pub mod me;
 pub mod signup;
 pub mod triggers;
+pub mod unfinished_signup;
 
 use std::sync::Arc;
 

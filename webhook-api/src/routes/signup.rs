@@ -1,6 +1,7 @@
 //! `POST /signup {email, password}`: creates a confirmed user with a permanent password
 //! through the operator's shared provisioning path, rate-limited per client address.
-//! The e-mail is not marked verified unless an admin said so.
+//! The e-mail is not marked verified unless an admin said so. A retry finishes a user an
+//! earlier sign-up left half made ([`super::unfinished_signup`]).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -11,12 +12,16 @@ use axum::{
     http::{HeaderMap, HeaderName, StatusCode, request::Parts},
 };
 use cognito_crds::user_provisioning::{
-    MAX_PASSWORD_CHARS, NewUser, create_user, password_format_problem,
+    CognitoErrorKind, MAX_PASSWORD_CHARS, NewUser, create_user, password_format_problem,
 };
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use crate::{error::AppError, state::AppState};
+use super::unfinished_signup::{self, MARK_ATTRIBUTE, MARK_VALUE, Retry};
+use crate::{
+    error::AppError,
+    state::{AppState, Signup},
+};
 
 const MIN_PASSWORD_CHARS: usize = 8;
 
@@ -111,23 +116,76 @@ pub async fn signup(
     let Json(request) =
         body.map_err(|_| AppError::BadRequest("expected JSON {email, password}"))?;
     validate(&request)?;
-    let mut attributes = vec![attribute("email", &request.email)?];
-    if signup.email_verified {
-        attributes.push(attribute("email_verified", "true")?);
-    }
+    let marked = signup.client_id.is_some();
+    let attributes = new_user_attributes(&request.email, signup.email_verified, marked)
+        .into_iter()
+        .map(|(name, value)| attribute(name, value))
+        .collect::<Result<_, _>>()?;
     let new_user = NewUser {
         username: &request.email,
         attributes,
         password: &request.password,
     };
-    let user = create_user(&signup.cognito, &signup.user_pool_id, new_user).await?;
-    tracing::info!(username = user.username(), "signed up");
+    match create_user(&signup.cognito, &signup.user_pool_id, new_user).await {
+        Ok(user) => tracing::info!(username = user.username(), "signed up"),
+        Err(error) => match signup.client_id.as_deref() {
+            Some(client_id) if error.kind == CognitoErrorKind::UserExists => {
+                finish_earlier_signup(signup, client_id, &request).await?;
+            }
+            _ => return Err(error.into()),
+        },
+    }
     Ok((
         StatusCode::CREATED,
         Json(SignupResponse {
             username: request.email,
         }),
     ))
+}
+
+/// The name is taken: succeeds only if an earlier sign-up of this caller left the user
+/// unfinished; any other taken name answers as taken.
+async fn finish_earlier_signup(
+    signup: &Signup,
+    client_id: &str,
+    request: &SignupRequest,
+) -> Result<(), AppError> {
+    let retry = unfinished_signup::finish(signup, client_id, &request.email, &request.password)
+        .await
+        .map_err(|error| match error.kind {
+            // Anything else is the pool's or the client's setup, not the caller's
+            // input: a 500 that an admin sees in the log.
+            CognitoErrorKind::Throttled(_) => AppError::Throttled,
+            _ => AppError::Internal(error.to_string()),
+        })?;
+    match retry {
+        Retry::Finished => {
+            tracing::info!(username = %request.email, "signed up: finished an earlier sign-up");
+            Ok(())
+        }
+        Retry::Refused(reason) => {
+            tracing::debug!(username = %request.email, reason, "taken name left as it is");
+            Err(AppError::AccountExists)
+        }
+    }
+}
+
+/// The attributes of a new user: the e-mail, `email_verified` when an admin said so,
+/// and sign-up's mark when retries can finish users (only then, so that a pool without
+/// the custom attribute keeps working while finishing is off).
+fn new_user_attributes(
+    email: &str,
+    email_verified: bool,
+    marked: bool,
+) -> Vec<(&'static str, &str)> {
+    let mut attributes = vec![("email", email)];
+    if email_verified {
+        attributes.push(("email_verified", "true"));
+    }
+    if marked {
+        attributes.push((MARK_ATTRIBUTE, MARK_VALUE));
+    }
+    attributes
 }
 
 fn attribute(name: &str, value: &str) -> Result<AttributeType, AppError> {
@@ -247,6 +305,20 @@ mod tests {
         assert_eq!(
             client_address(ip("10.1.2.3"), &HeaderMap::new(), &proxies),
             ip("10.1.2.3")
+        );
+    }
+
+    #[test]
+    fn new_users_carry_the_mark_only_when_retries_can_finish_them() {
+        let email = "a@example.com";
+        assert_eq!(new_user_attributes(email, false, false), [("email", email)]);
+        assert_eq!(
+            new_user_attributes(email, true, false),
+            [("email", email), ("email_verified", "true")]
+        );
+        assert_eq!(
+            new_user_attributes(email, false, true),
+            [("email", email), (MARK_ATTRIBUTE, MARK_VALUE)]
         );
     }
 
