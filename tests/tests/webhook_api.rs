@@ -1,11 +1,20 @@
 //! webhook-api end to end: real tokens from the emulator (`InitiateAuth`) on each route,
-//! verified e-mail only in identity headers, unreachable keys, sign-up, the trigger
-//! sink, `/metrics` on its own port, and pool discovery on the real API server.
+//! verified e-mail only in identity headers, unreachable keys, sign-up (and a retry
+//! that finishes only its own half-made user), the trigger sink, `/metrics` on its own
+//! port, and pool discovery on the real API server.
 //! (webhook_api_keys.rs: crafted tokens, the cool-down and key rotation; tenant_gate.rs:
 //! attacks on the gate.)
 
+use aws_sdk_cognitoidentityprovider::{
+    error::ProvideErrorMetadata,
+    types::{
+        AttributeDataType, AttributeType, AuthFlowType, ChallengeNameType, ExplicitAuthFlowsType,
+        MessageActionType, SchemaAttributeType, UserStatusType,
+    },
+};
 use axum::{body::Body, http::Request};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use cognito_crds::user_provisioning::{NewUser, create_suppressed};
 use cognito_operator_tests::{
     ConfigFile, EmulatorPool, TestNamespace, WebhookApi, kubectl, objects::manifest, trusting,
     unique, wait, webhook_state,
@@ -247,6 +256,231 @@ async fn signup_creates_a_user_who_can_sign_in() {
         )
         .await;
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// The mark sign-up writes when it can finish users (the README's contract with the
+/// admin who declares the attribute), spelled out rather than imported.
+const SIGNUP_MARK: (&str, &str) = ("custom:created_by", "webhook-api/signup");
+
+/// A sign-up pool set up as the README asks for finishing unfinished sign-ups: the
+/// immutable custom attribute `created_by`, and an app client that allows
+/// `ADMIN_USER_PASSWORD_AUTH` (returned).
+async fn finishing_pool(name: &str) -> (EmulatorPool, String) {
+    let pool = EmulatorPool::create(&unique(name)).await;
+    let created_by = SchemaAttributeType::builder()
+        .name("created_by")
+        .attribute_data_type(AttributeDataType::String)
+        .mutable(false)
+        .build();
+    pool.cognito
+        .add_custom_attributes()
+        .user_pool_id(&pool.pool_id)
+        .custom_attributes(created_by)
+        .send()
+        .await
+        .expect("AddCustomAttributes");
+    let client = pool
+        .cognito
+        .create_user_pool_client()
+        .user_pool_id(&pool.pool_id)
+        .client_name(unique("signup"))
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowAdminUserPasswordAuth)
+        .send()
+        .await
+        .expect("CreateUserPoolClient");
+    let client_id = client
+        .user_pool_client()
+        .and_then(|c| c.client_id())
+        .expect("client id")
+        .to_owned();
+    (pool, client_id)
+}
+
+/// A user in the state `create_user` leaves when its second call fails (and the AppUser
+/// controller between its two calls): made by `AdminCreateUser` with `password` as the
+/// temporary password, `FORCE_CHANGE_PASSWORD`.
+async fn leave_unfinished(
+    pool: &EmulatorPool,
+    email: &str,
+    attributes: &[(&str, &str)],
+    password: &str,
+) {
+    let attributes = attributes
+        .iter()
+        .map(|(name, value)| {
+            AttributeType::builder()
+                .name(*name)
+                .value(*value)
+                .build()
+                .expect("attribute")
+        })
+        .collect();
+    let user = NewUser {
+        username: email,
+        attributes,
+        password,
+    };
+    create_suppressed(&pool.cognito, &pool.pool_id, user)
+        .await
+        .expect("AdminCreateUser");
+}
+
+/// What Cognito makes of `password` for `email`.
+#[derive(Debug, PartialEq, Eq)]
+enum Password {
+    /// The temporary password: `NEW_PASSWORD_REQUIRED`.
+    Temporary,
+    /// The permanent password: tokens.
+    Permanent,
+    /// Not the user's password.
+    Wrong,
+}
+
+async fn password_of(
+    pool: &EmulatorPool,
+    client_id: &str,
+    email: &str,
+    password: &str,
+) -> Password {
+    let auth = pool
+        .cognito
+        .admin_initiate_auth()
+        .user_pool_id(&pool.pool_id)
+        .client_id(client_id)
+        .auth_flow(AuthFlowType::AdminUserPasswordAuth)
+        .auth_parameters("USERNAME", email)
+        .auth_parameters("PASSWORD", password)
+        .send()
+        .await;
+    match auth {
+        Ok(auth) if auth.challenge_name() == Some(&ChallengeNameType::NewPasswordRequired) => {
+            Password::Temporary
+        }
+        Ok(auth) if auth.authentication_result().is_some() => Password::Permanent,
+        Ok(auth) => panic!("unexpected answer: {auth:?}"),
+        Err(error) if error.code() == Some("NotAuthorizedException") => Password::Wrong,
+        Err(error) => panic!("AdminInitiateAuth: {error:?}"),
+    }
+}
+
+async fn status_of(pool: &EmulatorPool, email: &str) -> Option<UserStatusType> {
+    pool.user(email).await.expect("user").user_status().cloned()
+}
+
+#[tokio::test]
+async fn signup_retry_finishes_a_user_an_earlier_signup_left_unfinished() {
+    let (pool, client_id) = finishing_pool("unfinished").await;
+    let service = WebhookApi::start(&[
+        "--signup-user-pool-id",
+        &pool.pool_id,
+        "--signup-client-id",
+        &client_id,
+    ])
+    .await;
+    // The first sign-up's AdminCreateUser went through, its AdminSetUserPassword did not.
+    let user = email("unfinished");
+    leave_unfinished(&pool, &user, &[("email", &user), SIGNUP_MARK], PASSWORD).await;
+    assert!(!pool.signs_in(&user, PASSWORD).await);
+
+    // Someone else asking for the name (any other password) does not finish it.
+    let other = json!({"email": user, "password": "Someone-Else-Pass-7"});
+    let refused = service.post_json("/signup", &other).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        password_of(&pool, &client_id, &user, PASSWORD).await,
+        Password::Temporary
+    );
+
+    // The caller's own retry does.
+    let request = json!({"email": user, "password": PASSWORD});
+    let retried = service.post_json("/signup", &request).await;
+    assert_eq!(retried.status(), StatusCode::CREATED);
+    assert_eq!(
+        status_of(&pool, &user).await,
+        Some(UserStatusType::Confirmed)
+    );
+    let tokens = pool.sign_in(&user, PASSWORD).await;
+    assert!(!tokens.access_token.is_empty());
+
+    // Finished once: from now on the name is simply taken.
+    let again = service.post_json("/signup", &request).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+
+    // Users this service creates carry the mark.
+    let fresh = email("marked");
+    let created = service
+        .post_json("/signup", &json!({"email": fresh, "password": PASSWORD}))
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert_eq!(
+        pool.attribute(&fresh, SIGNUP_MARK.0).await.as_deref(),
+        Some(SIGNUP_MARK.1)
+    );
+}
+
+#[tokio::test]
+async fn signup_never_finishes_a_user_it_did_not_make() {
+    const APPUSER_PASSWORD: &str = "Appuser-Secret-Pass-4";
+    const HANDED_OUT: &str = "Admin-Temporary-Pass-5";
+    let (pool, client_id) = finishing_pool("not-signup").await;
+    let service = WebhookApi::start(&[
+        "--signup-user-pool-id",
+        &pool.pool_id,
+        "--signup-client-id",
+        &client_id,
+    ])
+    .await;
+    // The AppUser controller between its two calls: the Secret's password as the
+    // temporary one, email_verified written.
+    let appuser = email("appuser");
+    let attributes = [("email", appuser.as_str()), ("email_verified", "true")];
+    leave_unfinished(&pool, &appuser, &attributes, APPUSER_PASSWORD).await;
+    // An admin by hand: a temporary password to hand over, the user to choose their own.
+    let by_hand = email("by-hand");
+    pool.cognito
+        .admin_create_user()
+        .user_pool_id(&pool.pool_id)
+        .username(&by_hand)
+        .temporary_password(HANDED_OUT)
+        .message_action(MessageActionType::Suppress)
+        .send()
+        .await
+        .expect("AdminCreateUser");
+    // An AppUser whose spec copies sign-up's mark (a spec may name any custom attribute).
+    let copied = email("copied");
+    let attributes = [("email", copied.as_str()), SIGNUP_MARK];
+    leave_unfinished(&pool, &copied, &attributes, APPUSER_PASSWORD).await;
+
+    // Refused with the caller's own password, and, for the unmarked users, even with
+    // the temporary password itself.
+    let attempts = [
+        (&appuser, APPUSER_PASSWORD, PASSWORD),
+        (&appuser, APPUSER_PASSWORD, APPUSER_PASSWORD),
+        (&by_hand, HANDED_OUT, PASSWORD),
+        (&by_hand, HANDED_OUT, HANDED_OUT),
+        (&copied, APPUSER_PASSWORD, PASSWORD),
+    ];
+    for (user, temporary, password) in attempts {
+        let answer = service
+            .post_json("/signup", &json!({"email": user, "password": password}))
+            .await;
+        assert_eq!(answer.status(), StatusCode::CONFLICT, "{user}");
+        assert_eq!(
+            status_of(&pool, user).await,
+            Some(UserStatusType::ForceChangePassword),
+            "{user}"
+        );
+        assert_eq!(
+            password_of(&pool, &client_id, user, temporary).await,
+            Password::Temporary,
+            "{user}"
+        );
+        assert_eq!(
+            password_of(&pool, &client_id, user, PASSWORD).await,
+            Password::Wrong,
+            "{user}"
+        );
+    }
 }
 
 #[tokio::test]
