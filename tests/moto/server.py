@@ -21,7 +21,7 @@ from moto import server as moto_server  # noqa: E402
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: E402
 
 import cognito_cfn  # noqa: E402,F401  (import = registration, before any request)
-import cognito_user_attributes  # noqa: E402,F401  (import = patch, before any request)
+import cognito_clients  # noqa: E402,F401  (import = patch, before any request)
 
 DEFAULT_PORT = 5055
 

@@ -84,6 +84,7 @@ impl EmulatorPool {
             .user_pool_id(&self.pool_id)
             .client_name(name)
             .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+            .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserSrpAuth)
             .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
             // Cognito's default (every attribute readable); the emulator puts only the
             // readable ones in id tokens.
@@ -135,7 +136,7 @@ impl EmulatorPool {
     }
 
     /// `USER_PASSWORD_AUTH` through `client_id`: the tokens, or why there are none.
-    async fn password_auth(
+    pub async fn password_auth(
         &self,
         client_id: &str,
         username: &str,

@@ -18,6 +18,7 @@ pub const EVERYTHING_ON: &[&str] = &[
     "webhookApi.config.pools[0].issuer=https://cognito-idp.us-east-1.amazonaws.com/us-east-1_x",
     "webhookApi.config.pools[0].clientIds[0]=abc",
     "webhookApi.signup.userPoolId=us-east-1_x",
+    "webhookApi.signup.clientId=signupclient",
     "webhookApi.triggerSecret.existingSecret=triggers",
     "operator.watchNamespaces={default,kube-public}",
     "webhookApi.discovery.enabled=true",

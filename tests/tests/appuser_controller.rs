@@ -16,7 +16,8 @@ const PASSWORD: &str = "First-Passw0rd!";
 const ROTATED: &str = "Second-Passw0rd!";
 const KIND: &str = "AppUser";
 /// The pool "shop" every AppUser here belongs to.
-const POOL_SPEC: &str = "  deletionPolicy: Delete\n  groups: [{name: admins}, {name: readers}]\n";
+/// The tests sign users in with their password, which the client must allow.
+const POOL_SPEC: &str = "  deletionPolicy: Delete\n  groups: [{name: admins}, {name: readers}]\n  clients: [{name: app, explicitAuthFlows: [ALLOW_USER_PASSWORD_AUTH, ALLOW_REFRESH_TOKEN_AUTH]}]\n";
 
 /// An AppUser of the pool "shop".
 fn user_manifest(name: &str, email: &str, secret: &str, extra_spec: &str) -> String {

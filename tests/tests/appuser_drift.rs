@@ -11,7 +11,8 @@ use cognito_operator_tests::{
 
 const PASSWORD: &str = "First-Passw0rd!";
 /// The pool "shop" every AppUser here belongs to.
-const POOL_SPEC: &str = "  deletionPolicy: Delete\n  groups: [{name: admins}, {name: readers}]\n";
+/// The tests sign users in with their password, which the client must allow.
+const POOL_SPEC: &str = "  deletionPolicy: Delete\n  groups: [{name: admins}, {name: readers}]\n  clients: [{name: app, explicitAuthFlows: [ALLOW_USER_PASSWORD_AUTH, ALLOW_REFRESH_TOKEN_AUTH]}]\n";
 
 /// An AppUser of the pool "shop" whose password is in the Secret "s".
 fn user_manifest(name: &str, email: &str, extra_spec: &str) -> String {
@@ -114,7 +115,7 @@ async fn a_reconcile_request_repairs_a_user_disabled_out_of_band() {
 #[tokio::test]
 async fn deleting_a_retained_pool_never_deletes_its_users() {
     let email = "stays@example.com";
-    let retain = "  deletionPolicy: Retain\n";
+    let retain = "  deletionPolicy: Retain\n  clients: [{name: app, explicitAuthFlows: [ALLOW_USER_PASSWORD_AUTH, ALLOW_REFRESH_TOKEN_AUTH]}]\n";
     let (t, pool) = with_user("user-pool-retain", &[], retain, email, "").await;
     t.ns.delete("userpool", "shop");
     t.user_reason("u", "Ready", "WaitingForUserPool").await;

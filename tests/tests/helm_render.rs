@@ -85,6 +85,7 @@ fn optional_parts_render_only_when_enabled() {
         "WATCH_NAMESPACES",
         "WEBHOOK_API_DISCOVERY_NAMESPACE",
         "WEBHOOK_API_SIGNUP_USER_POOL_ID",
+        "WEBHOOK_API_SIGNUP_CLIENT_ID",
         "WEBHOOK_API_TRIGGER_SECRET",
         "WEBHOOK_API_CONFIG",
         "COGNITO_USER_READ_RPS",

@@ -209,7 +209,7 @@ async fn the_connection_secret_never_takes_over_a_secret_of_its_name() {
 
 #[tokio::test]
 async fn users_change_their_own_email_only_where_the_spec_allows_and_then_lose_the_header() {
-    let spec = "  clients:\n  - {name: web}\n  - {name: editor, writeAttributes: [email, name]}\n";
+    let spec = "  clients:\n  - {name: web, explicitAuthFlows: [ALLOW_USER_PASSWORD_AUTH, ALLOW_REFRESH_TOKEN_AUTH]}\n  - {name: editor, writeAttributes: [email, name], explicitAuthFlows: [ALLOW_USER_PASSWORD_AUTH, ALLOW_REFRESH_TOKEN_AUTH]}\n  - {name: spa}\n";
     let (t, pool) = OperatorNamespace::start_with_pool("self-service", &[], "corp", spec).await;
     let status = t.ready_pool("corp").await.status.expect("status");
     let client_ids: Vec<&str> = status
@@ -217,7 +217,7 @@ async fn users_change_their_own_email_only_where_the_spec_allows_and_then_lose_t
         .iter()
         .map(|c| c.client_id.as_str())
         .collect();
-    let (web, editor) = (client_ids[0], client_ids[1]);
+    let (web, editor, spa) = (client_ids[0], client_ids[1], client_ids[2]);
     let user = format!("{}@corp.example", unique("staff"));
     t.ns.apply(&password_secret_manifest("staff-password", PASSWORD));
     t.ns.apply(&app_user_manifest(
@@ -251,6 +251,12 @@ async fn users_change_their_own_email_only_where_the_spec_allows_and_then_lose_t
         )
         .await;
     assert_eq!(email_header(&before), Some(user.clone()));
+    // A client with the default flows takes no password itself (SRP only).
+    let refused = pool
+        .password_auth(spa, &user, PASSWORD)
+        .await
+        .expect_err("SRP only");
+    assert!(refused.contains("flow not enabled"), "{refused}");
 
     // Through a client with the default write list, the address cannot change.
     let web_session = pool.sign_in_with(web, &user, PASSWORD).await;

@@ -1,5 +1,5 @@
-"""How app clients read and write user attributes (cognito_user_attributes.py), through
-a real moto server."""
+"""What app clients allow (cognito_clients.py): auth flows, reading and writing user
+attributes, through a real moto server."""
 
 from __future__ import annotations
 
@@ -107,3 +107,50 @@ def test_read_attributes_limit_the_id_token(idp: Any) -> None:
     claims = _claims(tokens["IdToken"])
     assert claims["email"] == EMAIL
     assert "email_verified" not in claims
+
+
+def _client(idp: Any, pool_id: str, **settings: Any) -> str:
+    return idp.create_user_pool_client(UserPoolId=pool_id, ClientName="other", **settings)[
+        "UserPoolClient"
+    ]["ClientId"]
+
+
+def _password_auth(idp: Any, client_id: str) -> Any:
+    return idp.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": EMAIL, "PASSWORD": PASSWORD},
+    )
+
+
+def test_a_flow_the_client_does_not_allow_is_refused(idp: Any) -> None:
+    pool_id, _ = _signed_in(idp, None)
+    srp_only = _client(
+        idp, pool_id, ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    )
+    for client_id in (srp_only, _client(idp, pool_id)):
+        with pytest.raises(ClientError) as refused:
+            _password_auth(idp, client_id)
+        error = refused.value.response["Error"]
+        assert error["Code"] == "InvalidParameterException"
+        assert error["Message"] == "USER_PASSWORD_AUTH flow not enabled for this client"
+    with pytest.raises(ClientError) as refused:
+        idp.admin_initiate_auth(
+            UserPoolId=pool_id,
+            ClientId=srp_only,
+            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": EMAIL, "PASSWORD": PASSWORD},
+        )
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterException"
+
+
+def test_an_allowed_flow_and_refresh_pass(idp: Any) -> None:
+    pool_id, _ = _signed_in(idp, None)
+    both = _client(
+        idp, pool_id, ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    )
+    refresh = _password_auth(idp, both)["AuthenticationResult"]["RefreshToken"]
+    renewed = idp.initiate_auth(
+        ClientId=both, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": refresh}
+    )
+    assert renewed["AuthenticationResult"]["AccessToken"]

@@ -1,4 +1,9 @@
-"""How an app client reaches user attributes in Cognito, where moto differs.
+"""What an app client allows in Cognito, where moto differs.
+
+``InitiateAuth`` and ``AdminInitiateAuth`` in AWS accept a flow only when the client's
+``ExplicitAuthFlows`` allow it (a client without the list allows SRP, custom auth and
+refresh tokens), else ``InvalidParameterException: <FLOW> flow not enabled for this
+client``; moto accepts every flow on every client.
 
 A client without ``ReadAttributes`` reads every attribute in AWS, so its id tokens carry
 them all (``email``, ``email_verified``, ...); moto puts none in. With the list, only
@@ -20,8 +25,56 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto.cognitoidp.exceptions import NotAuthorizedError
+from moto.cognitoidp.exceptions import InvalidParameterException, NotAuthorizedError
 from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool
+
+# The ExplicitAuthFlows values (current and legacy) that allow each auth flow.
+_ALLOWED_BY = {
+    "USER_PASSWORD_AUTH": ("ALLOW_USER_PASSWORD_AUTH", "USER_PASSWORD_AUTH"),
+    "ADMIN_USER_PASSWORD_AUTH": ("ALLOW_ADMIN_USER_PASSWORD_AUTH", "ADMIN_NO_SRP_AUTH"),
+    "ADMIN_NO_SRP_AUTH": ("ALLOW_ADMIN_USER_PASSWORD_AUTH", "ADMIN_NO_SRP_AUTH"),
+    "USER_SRP_AUTH": ("ALLOW_USER_SRP_AUTH",),
+    "CUSTOM_AUTH": ("ALLOW_CUSTOM_AUTH", "CUSTOM_AUTH_FLOW_ONLY"),
+    "REFRESH_TOKEN_AUTH": ("ALLOW_REFRESH_TOKEN_AUTH",),
+    "REFRESH_TOKEN": ("ALLOW_REFRESH_TOKEN_AUTH",),
+}
+# What a client without ExplicitAuthFlows allows.
+_DEFAULT_FLOWS = ("ALLOW_USER_SRP_AUTH", "ALLOW_CUSTOM_AUTH", "ALLOW_REFRESH_TOKEN_AUTH")
+
+
+def _check_flow(backend: CognitoIdpBackend, client_id: str, auth_flow: str) -> None:
+    flow = getattr(auth_flow, "value", auth_flow)
+    for pool in backend.user_pools.values():
+        client = pool.clients.get(client_id)
+        if client is None:
+            continue
+        allowed = client.extended_config.get("ExplicitAuthFlows") or _DEFAULT_FLOWS
+        if not any(value in allowed for value in _ALLOWED_BY.get(flow, (flow,))):
+            raise InvalidParameterException(f"{flow} flow not enabled for this client")
+        return
+
+
+_initiate_auth = CognitoIdpBackend.initiate_auth
+_admin_initiate_auth = CognitoIdpBackend.admin_initiate_auth
+
+
+def _initiate_allowed_flow(
+    self: CognitoIdpBackend, client_id: str, auth_flow: str, auth_parameters: dict[str, str]
+) -> dict[str, Any]:
+    _check_flow(self, client_id, auth_flow)
+    return _initiate_auth(self, client_id, auth_flow, auth_parameters)
+
+
+def _admin_initiate_allowed_flow(
+    self: CognitoIdpBackend,
+    user_pool_id: str,
+    client_id: str,
+    auth_flow: str,
+    auth_parameters: dict[str, str],
+) -> dict[str, Any]:
+    _check_flow(self, client_id, auth_flow)
+    return _admin_initiate_auth(self, user_pool_id, client_id, auth_flow, auth_parameters)
+
 
 _VERIFIED_BY_CHANGE = {"email": "email_verified", "phone_number": "phone_number_verified"}
 
@@ -58,5 +111,7 @@ def _checked_update(
     return _update_user_attributes(self, access_token, attributes)
 
 
+CognitoIdpBackend.initiate_auth = _initiate_allowed_flow  # type: ignore[method-assign]
+CognitoIdpBackend.admin_initiate_auth = _admin_initiate_allowed_flow  # type: ignore[method-assign]
 CognitoIdpBackend.update_user_attributes = _checked_update  # type: ignore[method-assign]
 CognitoIdpUserPool.get_user_extra_data_by_client_id = _readable  # type: ignore[method-assign]
