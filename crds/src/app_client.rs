@@ -4,7 +4,7 @@ use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::defaults::default_true;
+use crate::{appuser::STANDARD_ATTRIBUTES, defaults::default_true};
 
 /// An app client: the identity an application uses to sign users in.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -69,24 +69,16 @@ pub struct AppClient {
 }
 
 /// Standard attributes users may change themselves when a client sets no
-/// `writeAttributes`: the profile, not the addresses apps identify users by.
-pub const DEFAULT_WRITE_ATTRIBUTES: &[&str] = &[
-    "address",
-    "birthdate",
-    "family_name",
-    "gender",
-    "given_name",
-    "locale",
-    "middle_name",
-    "name",
-    "nickname",
-    "picture",
-    "preferred_username",
-    "profile",
-    "updated_at",
-    "website",
-    "zoneinfo",
-];
+/// `writeAttributes`: those a spec may set, less the phone number apps identify users by
+/// (`email` and `email_verified` are never in that list).
+pub fn default_write_attributes() -> Vec<&'static str> {
+    const IDENTIFYING: &[&str] = &["phone_number", "phone_number_verified"];
+    STANDARD_ATTRIBUTES
+        .iter()
+        .copied()
+        .filter(|name| !IDENTIFYING.contains(name))
+        .collect()
+}
 
 impl AppClient {
     /// The client a pool gets when `spec.clients` is empty.

@@ -8,7 +8,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use crate::app_client::{AppClient, AuthFlow, DEFAULT_WRITE_ATTRIBUTES};
+pub use crate::app_client::{AppClient, AuthFlow, default_write_attributes};
 use crate::defaults::default_true;
 
 /// Desired state of a Cognito user pool.

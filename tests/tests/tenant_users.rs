@@ -9,7 +9,7 @@
 use cognito_crds::{AppUser, UserPool};
 use cognito_operator_tests::{
     EmulatorPool, OperatorNamespace, WebhookApi, namespace_tenant,
-    objects::{Reconciled, app_user_manifest, password_secret_manifest},
+    objects::{Reconciled, app_user_manifest},
     unique, wait_for_deletion,
 };
 use k8s_openapi::serde::de::DeserializeOwned;
@@ -49,7 +49,7 @@ async fn a_forged_user_status_never_deletes_a_user_of_another_pool() {
     let (_, tenant) = namespace_tenant(&t.ns).await;
     let victim = victim_pool().await;
     let own = t.apply_ready_pool("corp", "").await;
-    t.ns.apply(&password_secret_manifest("ceo-password", PASSWORD));
+    t.apply_password("ceo-password", PASSWORD);
     t.ns.apply(&app_user_manifest(
         "ceo",
         "corp",
@@ -97,7 +97,7 @@ async fn a_forged_pool_status_never_puts_a_user_into_another_pool() {
     let pools = Api::<UserPool>::namespaced(tenant, t.name());
     patch_status(&pools, "corp", json!({"userPoolId": victim.pool_id})).await;
     let impostor = "impostor@corp.example";
-    t.ns.apply(&password_secret_manifest("impostor-password", PASSWORD));
+    t.apply_password("impostor-password", PASSWORD);
     t.ns.apply(&app_user_manifest(
         "impostor",
         "corp",
@@ -219,7 +219,7 @@ async fn users_change_their_own_email_only_where_the_spec_allows_and_then_lose_t
         .collect();
     let (web, editor, spa) = (client_ids[0], client_ids[1], client_ids[2]);
     let user = format!("{}@corp.example", unique("staff"));
-    t.ns.apply(&password_secret_manifest("staff-password", PASSWORD));
+    t.apply_password("staff-password", PASSWORD);
     t.ns.apply(&app_user_manifest(
         "staff",
         "corp",

@@ -363,6 +363,17 @@ async fn password_of(
     }
 }
 
+/// webhook-api signing up into `pool`, finishing unfinished sign-ups through `client_id`.
+async fn finishing_service(pool: &EmulatorPool, client_id: &str) -> WebhookApi {
+    WebhookApi::start(&[
+        "--signup-user-pool-id",
+        &pool.pool_id,
+        "--signup-client-id",
+        client_id,
+    ])
+    .await
+}
+
 async fn status_of(pool: &EmulatorPool, email: &str) -> Option<UserStatusType> {
     pool.user(email).await.expect("user").user_status().cloned()
 }
@@ -370,13 +381,7 @@ async fn status_of(pool: &EmulatorPool, email: &str) -> Option<UserStatusType> {
 #[tokio::test]
 async fn signup_retry_finishes_a_user_an_earlier_signup_left_unfinished() {
     let (pool, client_id) = finishing_pool("unfinished").await;
-    let service = WebhookApi::start(&[
-        "--signup-user-pool-id",
-        &pool.pool_id,
-        "--signup-client-id",
-        &client_id,
-    ])
-    .await;
+    let service = finishing_service(&pool, &client_id).await;
     // The first sign-up's AdminCreateUser went through, its AdminSetUserPassword did not.
     let user = email("unfinished");
     leave_unfinished(&pool, &user, &[("email", &user), SIGNUP_MARK], PASSWORD).await;
@@ -423,13 +428,7 @@ async fn signup_never_finishes_a_user_it_did_not_make() {
     const APPUSER_PASSWORD: &str = "Appuser-Secret-Pass-4";
     const HANDED_OUT: &str = "Admin-Temporary-Pass-5";
     let (pool, client_id) = finishing_pool("not-signup").await;
-    let service = WebhookApi::start(&[
-        "--signup-user-pool-id",
-        &pool.pool_id,
-        "--signup-client-id",
-        &client_id,
-    ])
-    .await;
+    let service = finishing_service(&pool, &client_id).await;
     // The AppUser controller between its two calls: the Secret's password as the
     // temporary one, email_verified written.
     let appuser = email("appuser");

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use cognito_crds::userpool::{
-    AppClient, DEFAULT_WRITE_ATTRIBUTES, MfaMode, PoolDeletionPolicy, SchemaAttribute, UserPoolSpec,
+    AppClient, MfaMode, PoolDeletionPolicy, SchemaAttribute, UserPoolSpec, default_write_attributes,
 };
 
 /// Output key of the pool id.
@@ -233,7 +233,7 @@ fn client_resource(client: &AppClient, pool_ref: &Value) -> Value {
             "PreventUserExistenceErrors": "ENABLED",
             "WriteAttributes": match &client.write_attributes {
                 Some(listed) => json!(listed),
-                None => json!(DEFAULT_WRITE_ATTRIBUTES),
+                None => json!(default_write_attributes()),
             },
         },
     })
