@@ -51,3 +51,31 @@ install_once() {
   "$@"
   touch "$dir/.installed"
 }
+
+# Static binaries; -s -w drops symbols to save disk; -p 2 matches the 2-core
+# machines this runs on. -buildvcs=false because the wrapper modules live in
+# this repo and the binaries should not depend on its git state.
+GO_BUILD=(go build -p 2 -trimpath -buildvcs=false)
+
+# go_build MODULE_DIR OUT PACKAGE [LDFLAGS]: builds PACKAGE of the wrapper module
+# tests/go/MODULE_DIR into OUT and links it from $BIN_DIR/current; an OUT that already
+# exists is not rebuilt.
+go_build() {
+  local moddir="$REPO_ROOT/tests/go/$1" out="$2" pkg="$3" ldflags="-s -w ${4:-}"
+  local name start
+  name="$(basename "$out")"
+  if [[ -x "$out" ]]; then
+    log "$name: cached at $out"
+  else
+    log "$name: building $pkg"
+    mkdir -p "$(dirname "$out")"
+    start=$SECONDS
+    # Build to a temporary name so an interrupted build never looks cached.
+    (cd "$moddir" && CGO_ENABLED=0 "${GO_BUILD[@]}" -ldflags="$ldflags" -o "$out.tmp" "$pkg")
+    mv -f "$out.tmp" "$out"
+    log "$name: built in $((SECONDS - start))s"
+  fi
+  mkdir -p "$BIN_DIR/current"
+  # Relative link so the cache directory can be moved as a whole.
+  ln -sfn "../${out#"$BIN_DIR/"}" "$BIN_DIR/current/$name"
+}
