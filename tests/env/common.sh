@@ -79,3 +79,48 @@ go_build() {
   # Relative link so the cache directory can be moved as a whole.
   ln -sfn "../${out#"$BIN_DIR/"}" "$BIN_DIR/current/$name"
 }
+
+# --- the local node's addresses (controlplane.sh, node.sh) ---------------------------
+# Ranges used by nothing else on the machine (its own network is elsewhere), overridable
+# like the ports. The node address lives alone on a bridge without ports: the API server
+# binds to it (pods reach it through the `kubernetes` Service) and the kubelet is named
+# by it. Pods get addresses from POD_CIDR on their own bridge and are routed nowhere but
+# to the node address and the service range.
+: "${NODE_ADDRESS:=10.213.0.1}" "${NODE_BRIDGE:=cogn-node0}" \
+  "${POD_CIDR:=10.214.0.0/24}" "${POD_GATEWAY:=10.214.0.1}" "${POD_BRIDGE:=cogn-pods0}" \
+  "${SERVICE_CIDR:=10.0.0.0/24}" "${SERVICE_IP:=10.0.0.1}"
+export NODE_ADDRESS NODE_BRIDGE POD_CIDR POD_GATEWAY POD_BRIDGE SERVICE_CIDR SERVICE_IP
+
+# node_address_up: creates NODE_BRIDGE holding NODE_ADDRESS/32 (idempotent).
+node_address_up() {
+  if ! ip link show dev "$NODE_BRIDGE" >/dev/null 2>&1; then
+    ip link add name "$NODE_BRIDGE" type bridge
+  fi
+  ip link set dev "$NODE_BRIDGE" up
+  ip -4 addr show dev "$NODE_BRIDGE" | grep -qF " $NODE_ADDRESS/32 " ||
+    ip addr add "$NODE_ADDRESS/32" dev "$NODE_BRIDGE"
+}
+
+# alive_pid PIDFILE EXE: prints the recorded PID if that process is alive and runs an
+# executable named EXE (a stale or recycled PID is never treated as ours).
+alive_pid() {
+  local pid exe
+  pid="$(cat "$1" 2>/dev/null)" || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || return 1
+  exe="${exe% (deleted)}"
+  [[ "$(basename "$exe")" == "$2" ]] || return 1
+  echo "$pid"
+}
+
+# node_address_down_if_unused: removes NODE_BRIDGE unless the API server or the node
+# (whichever stops last removes it) still runs on it.
+node_address_down_if_unused() {
+  alive_pid "$RUN_DIR/controlplane/kube-apiserver.pid" kube-apiserver >/dev/null && return 0
+  alive_pid "$RUN_DIR/node/kubelet.pid" kubelet >/dev/null && return 0
+  alive_pid "$RUN_DIR/node/kube-proxy.pid" kube-proxy >/dev/null && return 0
+  if ip link show dev "$NODE_BRIDGE" >/dev/null 2>&1; then
+    ip link delete dev "$NODE_BRIDGE"
+    log "removed $NODE_BRIDGE ($NODE_ADDRESS)"
+  fi
+}
