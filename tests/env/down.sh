@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stops what run-local.sh and up.sh started: the operator and webhook-api (by recorded
-# pid), the AWS emulator and the local control plane.
+# pid), the node, the AWS emulator and the local control plane. `down.sh --clean` also
+# drops the etcd data and the node's images.
 set -euo pipefail
 
 # shellcheck source=tests/env/common.sh
@@ -17,5 +18,6 @@ for name in webhook-api operator; do
   fi
   rm -f "$pid_file"
 done
+"$REPO_ROOT/tests/env/node.sh" stop "$@"
 "$REPO_ROOT/tests/env/moto.sh" stop
 "$REPO_ROOT/tests/env/controlplane.sh" stop "$@"

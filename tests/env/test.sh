@@ -11,6 +11,8 @@ set -euo pipefail
 cd "$REPO_ROOT"
 
 started=()
+# The node first, so it is stopped first (it deletes its Node object through the API).
+"$REPO_ROOT/tests/env/node.sh" status >/dev/null 2>&1 || started+=(node)
 "$REPO_ROOT/tests/env/controlplane.sh" status >/dev/null 2>&1 || started+=(controlplane)
 "$REPO_ROOT/tests/env/moto.sh" status >/dev/null 2>&1 || started+=(moto)
 stop_started() {
