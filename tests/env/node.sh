@@ -334,7 +334,7 @@ pause_archive() {
   if [[ -n "${PAUSE_ARCHIVE:-}" ]]; then
     echo "$PAUSE_ARCHIVE"
   else
-    "$REPO_ROOT/tests/env/images.sh" pause | tail -n 1
+    bash "$REPO_ROOT/tests/env/images.sh" pause | tail -n 1
   fi
 }
 
