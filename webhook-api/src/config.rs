@@ -12,6 +12,12 @@ use crate::{policy::RoutePolicy, pools::PoolConfig, token::TokenUse};
 #[derive(Debug, Clone, clap::Parser)]
 #[command(name = "webhook-api", version)]
 pub struct Cli {
+    /// Instead of serving: GET this URL and exit 0 if it answers 2xx, 1 otherwise. The
+    /// image has no shell or curl, so the chart's `helm test` checks a running
+    /// webhook-api's /readyz with this.
+    #[arg(long, value_name = "URL", exclusive = true)]
+    pub check_ready: Option<reqwest::Url>,
+
     /// Address to listen on.
     #[arg(long, env = "WEBHOOK_API_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
@@ -380,5 +386,26 @@ revokedOriginJtis: [jti-1]
         let settings = cli.settings().expect("valid");
         assert_eq!(settings.pools[0].client_ids.len(), 1);
         assert_eq!(cli.clock_skew(), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn check_ready_takes_a_url_and_nothing_else() {
+        let cli = Cli::parse_from(["webhook-api", "--check-ready", "http://10.0.0.7:80/readyz"]);
+        assert_eq!(
+            cli.check_ready.map(String::from).as_deref(),
+            Some("http://10.0.0.7/readyz")
+        );
+        for refused in [
+            vec!["webhook-api", "--check-ready", "not a url"],
+            vec![
+                "webhook-api",
+                "--check-ready",
+                "http://h/readyz",
+                "--listen",
+                "0.0.0.0:1",
+            ],
+        ] {
+            assert!(Cli::try_parse_from(&refused).is_err(), "{refused:?}");
+        }
     }
 }

@@ -44,6 +44,9 @@ use tokio::net::TcpListener;
 pub async fn run(cli: config::Cli) -> anyhow::Result<()> {
     telemetry::init(cli.log_json);
     install_crypto_provider();
+    if let Some(url) = cli.check_ready {
+        return check_ready(url).await;
+    }
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let state = AppState::new(&cli, &aws)?;
     state.spawn_background();
@@ -56,6 +59,24 @@ pub async fn run(cli: config::Cli) -> anyhow::Result<()> {
     let api = bind(cli.listen).await?;
     let metrics = bind(cli.metrics_listen).await?;
     serve(state, server_limits(&cli), api, metrics, shutdown_signal()).await;
+    Ok(())
+}
+
+/// `--check-ready`: one GET of `url`, an error unless it answers 2xx in time.
+async fn check_ready(url: reqwest::Url) -> anyhow::Result<()> {
+    let response = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?
+        .get(url.clone())
+        .send()
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "GET {url} answered {}",
+        response.status()
+    );
+    println!("GET {url}: {}", response.status());
     Ok(())
 }
 

@@ -136,3 +136,31 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{ toYaml . }}
 {{- end }}
 {{- end }}
+
+{{/*
+Topology spread of a component's pods: the values' own constraints, else, when it may
+run more than one replica, a soft spread over nodes and zones (soft, so that a
+single-node or single-zone cluster still schedules them).
+Arguments: (list <root context> <component> <constraints> <most replicas>).
+*/}}
+{{- define "cognito-operator.topologySpread" -}}
+{{- $root := index . 0 }}
+{{- $component := index . 1 }}
+{{- $constraints := index . 2 }}
+{{- $replicas := index . 3 }}
+{{- if $constraints }}
+topologySpreadConstraints:
+  {{- toYaml $constraints | nindent 2 }}
+{{- else if gt (int $replicas) 1 }}
+topologySpreadConstraints:
+  {{- range list "kubernetes.io/hostname" "topology.kubernetes.io/zone" }}
+  - maxSkew: 1
+    topologyKey: {{ . }}
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "cognito-operator.selectorLabels" (list $root $component) | nindent 8 }}
+    matchLabelKeys: [pod-template-hash]
+  {{- end }}
+{{- end }}
+{{- end }}
