@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the moto AWS emulator (tests/moto/server.py) for the tests, on loopback.
+# Run the moto AWS emulator (tests/moto/server.py) for the tests, on loopback, and on
+# the local node's address too when that is up (its pods reach the emulator there).
 #
 #   moto.sh start   start in the background (no-op if already healthy); prints
 #                   the export line for the AWS SDKs on stdout:
@@ -35,8 +36,24 @@ port_taken() {
   (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null
 }
 
+# answers [ENDPOINT]
 answers() {
-  curl -fsS -o /dev/null --max-time 2 "$ENDPOINT/moto-api/data.json" 2>/dev/null
+  curl -fsS -o /dev/null --max-time 2 "${1:-$ENDPOINT}/moto-api/data.json" 2>/dev/null
+}
+
+# The local node's address, when it is up: the emulator listens there too, for pods
+# (the machine's loopback is not theirs).
+node_listen_address() {
+  ip -4 -o addr show dev "$NODE_BRIDGE" 2>/dev/null | grep -qF " $NODE_ADDRESS/" &&
+    echo "$NODE_ADDRESS"
+}
+
+# Answers on loopback, and on the node address if that is up.
+answers_everywhere() {
+  local node
+  answers || return 1
+  node="$(node_listen_address)" || return 0
+  answers "http://$node:$PORT"
 }
 
 # The recorded pid, if that process is alive and is our server.py (a stale pid
@@ -51,13 +68,13 @@ our_pid() {
 }
 
 cmd_start() {
-  if our_pid >/dev/null && answers; then
+  if our_pid >/dev/null && answers_everywhere; then
     log "already running on $ENDPOINT (pid $(our_pid))"
     print_env
     return 0
   fi
   if pid="$(our_pid)"; then
-    log "pid $pid is ours but does not answer; restarting it"
+    log "pid $pid is ours but does not answer (everywhere); restarting it"
     cmd_stop
   fi
   if port_taken; then
@@ -73,12 +90,14 @@ cmd_start() {
   echo "=== moto.sh start $(date -u +%FT%TZ) port $PORT" >>"$LOG_FILE"
   # setsid: own session, so the server outlives this shell and its job control.
   # server.py writes its own pid, whatever setsid/nohup do about forking.
-  setsid nohup "$venv/bin/python" "$SERVER" --host 127.0.0.1 --port "$PORT" \
+  local also=() node
+  if node="$(node_listen_address)"; then also=(--also-host "$node"); fi
+  setsid nohup "$venv/bin/python" "$SERVER" --host 127.0.0.1 "${also[@]}" --port "$PORT" \
     --pid-file "$PID_FILE" >>"$LOG_FILE" 2>&1 </dev/null &
   local child=$!
 
   local deadline=$((SECONDS + START_TIMEOUT))
-  until our_pid >/dev/null && answers; do
+  until our_pid >/dev/null && answers_everywhere; do
     if ! kill -0 "$child" 2>/dev/null || ((SECONDS >= deadline)); then
       log "did not come up on $ENDPOINT; last log lines:"
       tail -n 20 "$LOG_FILE" >&2 || true

@@ -1,7 +1,9 @@
 """Run moto's server with the Cognito CloudFormation plugin, on loopback only.
 
-Usage: server.py [--port N] [--host 127.0.0.1] [--pid-file PATH]
-Port defaults to $MOTO_PORT, else 5055. Runs in the foreground; SIGTERM or
+Usage: server.py [--port N] [--host 127.0.0.1] [--also-host ADDR ...] [--pid-file PATH]
+Port defaults to $MOTO_PORT, else 5055. --also-host serves the same emulator (one
+state) on another local address too: the local node's address, which its pods reach
+while they cannot reach the machine's loopback. Runs in the foreground; SIGTERM or
 SIGINT stops it with exit status 0.
 """
 
@@ -18,7 +20,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from moto import server as moto_server  # noqa: E402
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: E402
+from moto.moto_server.werkzeug_app import (  # noqa: E402
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server  # noqa: E402
 
 import cognito_cfn  # noqa: E402,F401  (import = registration, before any request)
 import cognito_clients  # noqa: E402,F401  (import = patch, before any request)
@@ -48,6 +55,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     # Loopback by default: an emulator that accepts any credentials must not
     # be reachable from other hosts.
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--also-host", action="append", default=[])
     parser.add_argument("--pid-file", type=Path, default=None)
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
@@ -63,6 +71,17 @@ def main(argv: list[str] | None = None) -> None:
         # however the caller wrapped it (setsid, nohup, ...).
         args.pid_file.parent.mkdir(parents=True, exist_ok=True)
         args.pid_file.write_text(f"{os.getpid()}\n")
+    for host in args.also_host:
+        # moto's backends are module state, so this listener serves the same accounts,
+        # pools and users as the main one.
+        server = make_server(
+            host,
+            args.port,
+            DomainDispatcherApplication(create_backend_app),
+            threaded=True,
+            request_handler=MotoRequestHandler,
+        )
+        threading.Thread(target=server.serve_forever, daemon=True).start()
     # moto's own entry point: werkzeug's threaded server in this (main)
     # thread, with SIGTERM/SIGINT handlers that exit 0. The host is passed
     # explicitly rather than relying on moto's default, which has differed
