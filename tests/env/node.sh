@@ -38,8 +38,10 @@ COMPONENTS=(containerd kubelet kube-proxy) # start order
 SYSCTLS=(net.ipv4.ip_forward vm.overcommit_memory vm.panic_on_oom kernel.panic
   kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
 # Fixed paths the kubelet, containerd and the CNI library write outside NODE_DIR:
-# removed on stop if they did not exist before start.
-OUTSIDE=(/var/lib/kubelet /var/log/containers /var/log/pods /var/lib/cni /run/containerd)
+# removed on stop if they did not exist before start (a folder that did may still
+# get a new subfolder).
+OUTSIDE=(/var/lib/kubelet /var/lib/kubelet/device-plugins /var/log/containers /var/log/pods
+  /var/lib/cni /var/lib/cni/results /run/containerd)
 
 kubectl_admin() { timeout 30 "$CUR/kubectl" --kubeconfig="$ADMIN_KUBECONFIG" "$@"; }
 # ctr on cgroup v1 warns of its deprecation on every call: that line is dropped.
