@@ -210,7 +210,7 @@ current_args() {
 healthy() {
   case "$1" in
     etcd) curl -fsS "http://127.0.0.1:$ETCD_CLIENT_PORT/health" ;;
-    kube-apiserver) "$CUR/kubectl" --kubeconfig="$KUBECONFIG_FILE" get --raw /readyz ;;
+    kube-apiserver) timeout 10 "$CUR/kubectl" --kubeconfig="$KUBECONFIG_FILE" get --raw /readyz ;;
     kube-controller-manager) curl -fsSk "https://127.0.0.1:$KCM_PORT/healthz" ;;
     kube-scheduler) curl -fsSk "https://127.0.0.1:$SCHEDULER_PORT/healthz" ;;
   esac
