@@ -108,6 +108,14 @@ build_context() {
     install -m 0755 "target/release/$bin" "$CONTEXT_DIR/bin/$bin"
   done
   assemble_rootfs "$CONTEXT_DIR"/bin/*
+  stamp "$CONTEXT_DIR"
+}
+
+# stamp DIR: every file's time is 0 (1970), as in distroless images. BuildKit's cache
+# keys ignore file times, so a layer built earlier (another commit, another time) is
+# reused as it is: only a fixed time makes the layer the same whatever the cache holds.
+stamp() {
+  find "$1" -exec touch -h -d @0 {} +
 }
 
 # --- BuildKit -----------------------------------------------------------------
@@ -216,6 +224,7 @@ cmd_pause() {
   mkdir -p "$context" "$OUT_DIR"
   gcc -Os -static -s -DVERSION="${PAUSE_IMAGE##*:}" -o "$context/pause" "$src"
   chmod 0755 "$context/pause"
+  stamp "$context"
   install_buildkit
   start_buildkitd
   buildctl_build tests/env/pause "$context" \
