@@ -104,10 +104,30 @@ pub struct Release {
     namespace: String,
 }
 
+/// Keeps an installed release's pods off the local node: tests that check the objects
+/// the chart makes (or run its binaries on the host) must not also get running operators.
+const NO_PODS: &[&str] = &[
+    "operator.nodeSelector.e2e\\.cognito\\.kubeauth\\.dev/no-node=true",
+    "webhookApi.nodeSelector.e2e\\.cognito\\.kubeauth\\.dev/no-node=true",
+];
+
 impl Release {
-    /// `helm install` into `namespace`; returns the release and what helm printed.
+    /// `helm install` into `namespace`, with pods that never schedule (the objects only);
+    /// returns the release and what helm printed.
     pub fn install(namespace: &str, sets: &[&str]) -> (Self, HelmOutput) {
-        let args = chart_command("install", namespace, sets);
+        let sets: Vec<&str> = NO_PODS.iter().chain(sets).copied().collect();
+        Self::run_install(namespace, chart_command("install", namespace, &sets))
+    }
+
+    /// `helm install --wait` into `namespace`: returns once its pods run Ready on the
+    /// local node.
+    pub fn install_with_pods(namespace: &str, sets: &[&str]) -> (Self, HelmOutput) {
+        let mut args = chart_command("install", namespace, sets);
+        args.extend(["--wait", "--timeout", "180s"].map(str::to_owned));
+        Self::run_install(namespace, args)
+    }
+
+    fn run_install(namespace: &str, args: Vec<String>) -> (Self, HelmOutput) {
         let output =
             helm(&args.iter().map(String::as_str).collect::<Vec<_>>()).expect_success("install");
         (

@@ -13,6 +13,7 @@ pub mod helm;
 mod impersonation;
 mod kubectl;
 mod namespace;
+pub mod node;
 pub mod objects;
 mod operator;
 mod operator_namespace;

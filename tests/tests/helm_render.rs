@@ -122,3 +122,91 @@ fn adoption_is_off_unless_an_admin_names_namespaces() {
     let output = template("default", &["operator.adoptNamespaces={Team_A}"]);
     assert!(!output.success, "an invalid namespace name was accepted");
 }
+
+/// The rendered document of `kind` named `name`, if any.
+fn document<'a>(rendered: &'a str, kind: &str, name: &str) -> Option<&'a str> {
+    rendered.split("\n---").find(|doc| {
+        doc.contains(&format!("\nkind: {kind}\n")) && doc.contains(&format!("\n  name: {name}\n"))
+    })
+}
+
+#[test]
+fn availability_follows_replicas_and_autoscaling() {
+    let operator = "cognito-operator";
+    let api = "cognito-operator-webhook-api";
+    let rendered = template("default", &[]).expect_success("template").stdout;
+    let budget = document(&rendered, "PodDisruptionBudget", api).expect("a PDB by default");
+    assert!(budget.contains("maxUnavailable: 1") && !budget.contains("minAvailable"));
+    assert!(document(&rendered, "HorizontalPodAutoscaler", api).is_none());
+    // One replica each: nothing to spread.
+    assert!(
+        !rendered.contains("topologySpreadConstraints"),
+        "{rendered}"
+    );
+
+    let rendered = template(
+        "default",
+        &[
+            "operator.replicas=2",
+            "webhookApi.autoscaling.enabled=true",
+            "webhookApi.podDisruptionBudget.minAvailable=1",
+        ],
+    )
+    .expect_success("template")
+    .stdout;
+    for name in [operator, api] {
+        let deployment = document(&rendered, "Deployment", name).expect("Deployment");
+        assert!(
+            deployment.contains("topologyKey: kubernetes.io/hostname")
+                && deployment.contains("topologyKey: topology.kubernetes.io/zone")
+                && deployment.contains("whenUnsatisfiable: ScheduleAnyway"),
+            "{name} spreads its replicas softly:\n{deployment}"
+        );
+    }
+    let autoscaled = document(&rendered, "Deployment", api).expect("Deployment");
+    assert!(
+        !autoscaled.contains("\n  replicas:"),
+        "the autoscaler owns replicas:\n{autoscaled}"
+    );
+    let autoscaler =
+        document(&rendered, "HorizontalPodAutoscaler", api).expect("an autoscaler when enabled");
+    assert!(autoscaler.contains("minReplicas: 2") && autoscaler.contains("maxReplicas: 10"));
+    let budget = document(&rendered, "PodDisruptionBudget", api).expect("PDB");
+    assert!(budget.contains("minAvailable: 1") && !budget.contains("maxUnavailable"));
+
+    // The values' own constraints replace the default spread.
+    let rendered = template(
+        "default",
+        &[
+            "operator.replicas=3",
+            "operator.topologySpreadConstraints[0].maxSkew=2",
+            "operator.topologySpreadConstraints[0].topologyKey=example.com/rack",
+            "operator.topologySpreadConstraints[0].whenUnsatisfiable=DoNotSchedule",
+            "webhookApi.podDisruptionBudget.enabled=false",
+        ],
+    )
+    .expect_success("template")
+    .stdout;
+    let deployment = document(&rendered, "Deployment", operator).expect("Deployment");
+    assert!(deployment.contains("topologyKey: example.com/rack"));
+    assert!(!deployment.contains("topologyKey: kubernetes.io/hostname"));
+    assert!(document(&rendered, "PodDisruptionBudget", api).is_none());
+}
+
+#[test]
+fn helm_test_checks_webhook_api_readiness_from_a_restricted_pod() {
+    let rendered = template("default", &[]).expect_success("template").stdout;
+    let pod = document(&rendered, "Pod", "cognito-operator-webhook-api-test-ready")
+        .expect("a helm test Pod");
+    assert!(pod.contains("helm.sh/hook: test"), "{pod}");
+    assert!(pod.contains("image: \"webhook-api:"), "{pod}");
+    assert!(
+        pod.contains("- --check-ready\n        - http://$(COGNITO_OPERATOR_WEBHOOK_API_SERVICE_HOST):$(COGNITO_OPERATOR_WEBHOOK_API_SERVICE_PORT_HTTP)/readyz"),
+        "{pod}"
+    );
+    assert!(pod.contains("readOnlyRootFilesystem: true") && pod.contains("runAsNonRoot: true"));
+    let without = template("default", &["webhookApi.enabled=false"])
+        .expect_success("template")
+        .stdout;
+    assert!(!without.contains("helm.sh/hook: test"));
+}
