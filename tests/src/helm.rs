@@ -81,13 +81,18 @@ pub fn helm_offline(args: &[&str]) -> HelmOutput {
 }
 
 /// `helm <command> cognito-operator <chart> --namespace <namespace> --set ...`, the
-/// arguments every render and install of the chart shares.
+/// arguments every render and install of the chart shares; a value that is itself a flag
+/// (`--set-string=k=v`) is passed as it is.
 fn chart_command(command: &str, namespace: &str, sets: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = [command, RELEASE].into_iter().map(str::to_owned).collect();
     args.push(chart_dir().display().to_string());
     args.extend(["--namespace".to_owned(), namespace.to_owned()]);
     for set in sets {
-        args.extend(["--set".to_owned(), (*set).to_owned()]);
+        // A whole flag (`--set-string=...`) as it is; anything else is a `--set` value.
+        if !set.starts_with("--") {
+            args.push("--set".to_owned());
+        }
+        args.push((*set).to_owned());
     }
     args
 }
