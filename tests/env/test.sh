@@ -73,6 +73,9 @@ step "emulator plugin tests (pytest)" \
 # The binaries the end-to-end tests run, in the feature set of `cargo test --workspace`
 # (dev-dependencies on), which the harness also builds: nothing is compiled twice.
 step "cargo build --workspace --bins --tests" cargo build --workspace --bins --tests --locked
+# The images (release build + BuildKit) the chart tests run on the local node; built here
+# once, so that the tests only rebuild them from the caches.
+step "container images (tests/env/images.sh build)" "$REPO_ROOT/tests/env/images.sh" build
 
 log "cargo test (unit and end-to-end; every binary, output in $TEST_LOG)"
 export PATH="$BIN_DIR/current:$PATH"
