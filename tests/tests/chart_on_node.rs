@@ -59,7 +59,9 @@ fn release_values(namespace: &str) -> Vec<String> {
         {
             sets.push(format!("{component}.extraEnv[{i}].name={name}"));
             // Env values are strings: `--set` would make `true` a boolean.
-            sets.push(format!("--set-string={component}.extraEnv[{i}].value={value}"));
+            sets.push(format!(
+                "--set-string={component}.extraEnv[{i}].value={value}"
+            ));
         }
     }
     sets
