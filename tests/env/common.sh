@@ -75,9 +75,14 @@ go_build() {
     mv -f "$out.tmp" "$out"
     log "$name: built in $((SECONDS - start))s"
   fi
+  link_current "$out"
+}
+
+# link_current PATH: $BIN_DIR/current/<basename> -> PATH, relative so the cache directory
+# can be moved as a whole.
+link_current() {
   mkdir -p "$BIN_DIR/current"
-  # Relative link so the cache directory can be moved as a whole.
-  ln -sfn "../${out#"$BIN_DIR/"}" "$BIN_DIR/current/$name"
+  ln -sfn "../${1#"$BIN_DIR/"}" "$BIN_DIR/current/$(basename "$1")"
 }
 
 # --- the local node's addresses (controlplane.sh, node.sh) ---------------------------

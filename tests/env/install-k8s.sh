@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the local test control plane (kube-apiserver, kube-controller-manager,
-# kubectl, etcd) and helm from the pinned Go modules in tests/go/*, into a
-# cache keyed by version. A binary that already exists is not rebuilt.
+# kube-scheduler, kubectl, etcd), the local node's kubelet and kube-proxy, and helm from
+# the pinned Go modules in tests/go/*, into a cache keyed by version. A binary that
+# already exists is not rebuilt. (install-node.sh builds the rest of the node.)
 set -euo pipefail
 
 # shellcheck source=tests/env/common.sh
@@ -18,7 +19,7 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   k8s_ldflags+=" -X $p.gitTreeState=clean"
 done
 k8s_dir="$BIN_DIR/k8s-$K8S_VERSION"
-for cmd in kube-apiserver kube-controller-manager kubectl; do
+for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; do
   go_build kubernetes "$k8s_dir/$cmd" "k8s.io/kubernetes/cmd/$cmd" "$k8s_ldflags"
 done
 

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# Builds what the local test node (tests/env/node.sh) runs, into the same versioned
-# cache as install-k8s.sh: kubelet, kube-proxy and kube-scheduler from the pinned
-# k8s.io/kubernetes (tests/go/kubernetes), containerd + ctr + the runc shim, runc (with
-# seccomp: the restricted Pod Security Standard asks for the RuntimeDefault profile) and
-# the CNI plugins bridge, host-local and loopback, all from the Go module proxy at the
+# Builds what the local test node (tests/env/node.sh) runs besides kubelet and kube-proxy
+# (install-k8s.sh), into the same versioned cache: containerd + ctr + the runc shim, runc
+# (with seccomp: the restricted Pod Security Standard asks for the RuntimeDefault profile)
+# and the CNI plugins bridge, host-local and loopback, all from the Go module proxy at the
 # versions in versions.env. Also installs the Debian packages they need (libseccomp-dev
 # and pkg-config to build runc, nftables for kube-proxy and the node's forwarding guard)
 # when missing. Anything already built is not rebuilt.
@@ -33,46 +32,8 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# --- kubelet, kube-proxy, kube-scheduler (as install-k8s.sh builds the others) -----
-
-# Static binaries, symbols dropped, -p 2 for the 2-core machines this runs on.
+# Static binaries (runc alone needs cgo, below).
 export CGO_ENABLED=0
-GO_BUILD=(go build -p 2 -trimpath -buildvcs=false)
-
-link_current() { # link_current PATH: .cache/bin/current/<basename> -> PATH (relative)
-  mkdir -p "$BIN_DIR/current"
-  ln -sfn "../${1#"$BIN_DIR/"}" "$BIN_DIR/current/$(basename "$1")"
-}
-
-# build MODULE_DIR OUT PACKAGE [LDFLAGS]
-build() {
-  local moddir="$REPO_ROOT/tests/go/$1" out="$2" pkg="$3" ldflags="-s -w ${4:-}"
-  local name start
-  name="$(basename "$out")"
-  if [[ -x "$out" ]]; then
-    log "$name: cached at $out"
-  else
-    log "$name: building $pkg"
-    mkdir -p "$(dirname "$out")"
-    start=$SECONDS
-    # Build to a temporary name so an interrupted build never looks cached.
-    (cd "$moddir" && "${GO_BUILD[@]}" -ldflags="$ldflags" -o "$out.tmp" "$pkg")
-    mv -f "$out.tmp" "$out"
-    log "$name: built in $((SECONDS - start))s"
-  fi
-  link_current "$out"
-}
-
-# Stamp the release version like install-k8s.sh does.
-k8s_minor="${K8S_VERSION#v1.}"; k8s_minor="${k8s_minor%%.*}"
-k8s_ldflags=""
-for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  k8s_ldflags+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$k8s_minor"
-  k8s_ldflags+=" -X $p.gitTreeState=clean"
-done
-for cmd in kube-scheduler kubelet kube-proxy; do
-  build kubernetes "$BIN_DIR/k8s-$K8S_VERSION/$cmd" "k8s.io/kubernetes/cmd/$cmd" "$k8s_ldflags"
-done
 
 # --- containerd, runc, CNI plugins (go install MODULE/PKG@VERSION) -----------------
 

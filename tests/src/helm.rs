@@ -112,8 +112,8 @@ pub struct Release {
 /// Keeps an installed release's pods off the local node: tests that check the objects
 /// the chart makes (or run its binaries on the host) must not also get running operators.
 const NO_PODS: &[&str] = &[
-    "operator.nodeSelector.e2e\\.cognito\\.kubeauth\\.dev/no-node=true",
-    "webhookApi.nodeSelector.e2e\\.cognito\\.kubeauth\\.dev/no-node=true",
+    "--set-string=operator.nodeSelector.e2e\\.cognito\\.kubeauth\\.dev/no-node=true",
+    "--set-string=webhookApi.nodeSelector.e2e\\.cognito\\.kubeauth\\.dev/no-node=true",
 ];
 
 impl Release {

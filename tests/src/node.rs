@@ -24,20 +24,25 @@ fn env_script(script: &str, args: &[&str], env: &[(&str, &str)]) -> String {
     stdout
 }
 
-/// The node's address (NODE_ADDRESS of tests/env/common.sh): where the API server and the
-/// AWS emulator listen for pods, which cannot reach the machine's loopback.
-pub fn node_address() -> String {
+/// A variable of tests/env/common.sh (which sources versions.env), as the scripts see it.
+pub fn env_setting(name: &str) -> String {
     let output = Command::new("bash")
-        .args(["-c", ". tests/env/common.sh && echo \"$NODE_ADDRESS\""])
+        .args(["-c", &format!(". tests/env/common.sh && echo \"${name}\"")])
         .current_dir(repo_root())
         .output()
-        .expect("read NODE_ADDRESS");
-    let address = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        .expect("source tests/env/common.sh");
+    let value = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     assert!(
-        !address.is_empty(),
-        "no NODE_ADDRESS in tests/env/common.sh"
+        !value.is_empty(),
+        "{name} is not set by tests/env/common.sh"
     );
-    address
+    value
+}
+
+/// The node's address and name (NODE_ADDRESS): where the API server and the AWS emulator
+/// listen for pods, which cannot reach the machine's loopback.
+pub fn node_address() -> String {
+    env_setting("NODE_ADDRESS")
 }
 
 /// The AWS emulator's URL as pods see it.

@@ -2,34 +2,18 @@
 //! Pod Security Standard on the pod network, pulls no image from anywhere, and pods reach
 //! the API server through the `kubernetes` Service, whose endpoint is the node address.
 
-use std::{net::Ipv4Addr, process::Command};
+use std::net::Ipv4Addr;
 
-use cognito_operator_tests::{TestNamespace, kube_client, kubectl, repo_root, wait::wait_for};
+use cognito_operator_tests::{
+    TestNamespace, kube_client, kubectl,
+    node::{env_setting, node_address},
+    wait::wait_for,
+};
 use k8s_openapi::api::{
     core::v1::{Node, Pod},
     discovery::v1::EndpointSlice,
 };
 use kube::Api;
-
-/// A variable of tests/env/common.sh (which sources versions.env), as the scripts see it.
-fn env_setting(name: &str) -> String {
-    let output = Command::new("bash")
-        .args(["-c", &format!(". tests/env/common.sh && echo \"${name}\"")])
-        .current_dir(repo_root())
-        .output()
-        .expect("source tests/env/common.sh");
-    let value = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    assert!(
-        !value.is_empty(),
-        "{name} is not set by tests/env/common.sh"
-    );
-    value
-}
-
-/// The node's address, which is also its name.
-fn node_address() -> String {
-    env_setting("NODE_ADDRESS")
-}
 
 /// Whether `ip` lies in `cidr` (`a.b.c.d/n`).
 fn in_cidr(ip: &str, cidr: &str) -> bool {
