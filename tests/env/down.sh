@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stops what run-local.sh and up.sh started: the operator and webhook-api (by recorded
-# pid), the node, the AWS emulator and the local control plane. `down.sh --clean` also
+# pid, or the Helm release run-local.sh installed), the node, the AWS emulator and the
+# local control plane. `down.sh --clean` also
 # drops the etcd data and the node's images.
 set -euo pipefail
 
@@ -18,6 +19,13 @@ for name in webhook-api operator; do
   fi
   rm -f "$pid_file"
 done
+release_file="$RUN_DIR/local/release"
+if [[ -f "$release_file" ]]; then
+  read -r namespace kubeconfig <"$release_file"
+  KUBECONFIG="$kubeconfig" "$BIN_DIR/current/helm" uninstall cognito-operator -n "$namespace" \
+    >/dev/null 2>&1 && log "uninstalled the chart from $namespace"
+  rm -f "$release_file"
+fi
 "$REPO_ROOT/tests/env/node.sh" stop "$@"
 "$REPO_ROOT/tests/env/moto.sh" stop
 "$REPO_ROOT/tests/env/controlplane.sh" stop "$@"

@@ -70,7 +70,10 @@ stop_started() {
   for ((i = ${#started[@]} - 1; i >= 0; i--)); do
     case "${started[i]}" in
       controlplane | moto | node) "$REPO_ROOT/tests/env/${started[i]}.sh" stop >/dev/null 2>&1 || true ;;
-      release) helm uninstall cognito-operator -n "$NAMESPACE" >/dev/null 2>&1 || true ;;
+      release)
+        helm uninstall cognito-operator -n "$NAMESPACE" >/dev/null 2>&1 || true
+        rm -f "$LOCAL_DIR/release"
+        ;;
       *) stop_service "${started[i]}" ;;
     esac
   done
@@ -137,10 +140,23 @@ secret_value() {
   kubectl get -n "$NAMESPACE" secret "$1" -o jsonpath="{.data.$2}" | base64 -d
 }
 
+# reconciled_ready OBJECT TIMEOUT: asks the operator to check OBJECT against AWS now, and
+# waits until it has done so and OBJECT is Ready. An object left by an earlier run may
+# still show the Ready of a pool or user the emulator has since forgotten.
+reconciled_ready() {
+  local request
+  request="run-local-$(date +%s%N)"
+  kubectl annotate -n "$NAMESPACE" "$1" --overwrite \
+    "cognito.kubeauth.dev/reconcile-requested-at=$request" >/dev/null
+  kubectl wait -n "$NAMESPACE" --timeout="$2" "$1" \
+    --for=jsonpath="{.status.lastHandledReconcileAt}=$request" >/dev/null
+  kubectl wait -n "$NAMESPACE" --timeout="$2" "$1" --for=condition=Ready
+}
+
 wait_for_pool() {
   step "applying examples/userpool.yaml" kubectl apply -n "$NAMESPACE" -f examples/userpool.yaml
   step "waiting for the UserPool to be Ready (CloudFormation stack)" \
-    kubectl wait -n "$NAMESPACE" --for=condition=Ready --timeout=300s userpool/demo
+    reconciled_ready userpool/demo 300s
   kubectl get -n "$NAMESPACE" userpool demo
 }
 
@@ -208,7 +224,12 @@ run_chart() {
     sets+=(--set "operator.watchNamespaces={$namespaces}")
   fi
   kubectl label namespace "$NAMESPACE" --overwrite pod-security.kubernetes.io/enforce=restricted >/dev/null
-  helm status cognito-operator -n "$NAMESPACE" >/dev/null 2>&1 || started+=(release)
+  if ! helm status cognito-operator -n "$NAMESPACE" >/dev/null 2>&1; then
+    started+=(release)
+    # For down.sh: a release left running would come back with the node, watching
+    # every namespace (the tests' too).
+    printf '%s %s\n' "$NAMESPACE" "$KUBECONFIG" >"$LOCAL_DIR/release"
+  fi
   step "installing the chart into $NAMESPACE (both Deployments Ready)" \
     helm upgrade --install cognito-operator charts/cognito-operator -n "$NAMESPACE" \
     --set aws.region="${AWS_REGION:-us-east-1}" --set webhookApi.discovery.enabled=true \
@@ -234,7 +255,7 @@ client_id="$(secret_value demo-cognito clientId)"
 step "applying examples/appuser.yaml (a password Secret and an AppUser)" \
   kubectl apply -n "$NAMESPACE" -f examples/appuser.yaml
 step "waiting for the AppUser to be Ready (user created with a permanent password)" \
-  kubectl wait -n "$NAMESPACE" --for=condition=Ready --timeout=120s appuser/ada
+  reconciled_ready appuser/ada 120s
 kubectl get -n "$NAMESPACE" appuser ada
 
 # The CLI keeps its profile and token cache here, not in your own config directory.
