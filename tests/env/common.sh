@@ -129,3 +129,21 @@ node_address_down_if_unused() {
     log "removed $NODE_BRIDGE ($NODE_ADDRESS)"
   fi
 }
+
+# components_status NAME...: a line per component of the calling script (through its own
+# `running` and `healthy` functions); fails if any is stopped or unhealthy.
+components_status() {
+  local name pid rc=0
+  for name in "$@"; do
+    if pid="$(running "$name")"; then
+      if healthy "$name" >/dev/null 2>&1; then
+        echo "$name: running (pid $pid), healthy"
+      else
+        echo "$name: running (pid $pid), NOT healthy"; rc=1
+      fi
+    else
+      echo "$name: stopped"; rc=1
+    fi
+  done
+  return "$rc"
+}

@@ -316,19 +316,7 @@ cmd_stop() {
 }
 
 cmd_status() {
-  local name pid rc=0
-  for name in "${COMPONENTS[@]}"; do
-    if pid="$(running "$name")"; then
-      if healthy "$name" >/dev/null 2>&1; then
-        echo "$name: running (pid $pid), healthy"
-      else
-        echo "$name: running (pid $pid), NOT healthy"; rc=1
-      fi
-    else
-      echo "$name: stopped"; rc=1
-    fi
-  done
-  return "$rc"
+  components_status "${COMPONENTS[@]}"
 }
 
 case "${1:-}" in
