@@ -9,6 +9,7 @@
 pub mod app_client;
 pub mod appuser;
 mod defaults;
+pub mod triggers;
 pub mod user_provisioning;
 pub mod userpool;
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::app_client::{AppClient, AuthFlow, default_write_attributes};
 use crate::defaults::default_true;
+pub use crate::triggers::{Target, TokenEventVersion, Trigger, TriggerSink, Triggers};
 
 /// Desired state of a Cognito user pool.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -92,8 +93,10 @@ pub struct UserPoolSpec {
     #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
     pub clients: Vec<AppClient>,
 
-    /// Lambda function that receives the pool's triggers.
-    pub triggers: Option<Triggers>,
+    /// Cognito triggers: each one goes to a Lambda function of yours or, through a
+    /// forwarder function in the stack, to a webhook-api `/triggers` sink.
+    #[serde(default)]
+    pub triggers: Triggers,
 
     /// What happens to the stack and pool when this object is deleted: `Retain` (default)
     /// keeps both, `Delete` deletes the stack and with it the pool and all its users.
@@ -304,56 +307,6 @@ pub struct Group {
     /// Lower values win when a user's groups carry IAM roles; 0 or more.
     #[schemars(range(min = 0))]
     pub precedence: Option<i32>,
-}
-
-/// A Lambda function wired to the pool's triggers.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct Triggers {
-    /// ARN of the Lambda function that receives the trigger events.
-    #[schemars(regex(
-        pattern = r"^arn:[\w+=/,.@-]+:lambda:[a-z0-9-]+:[0-9]{12}:function:[\w-]+(:[\w$-]+)?$"
-    ))]
-    pub lambda_arn: String,
-
-    /// Triggers sent to the function (default: all of them, as the seed wires them).
-    #[serde(default = "TriggerEvent::all")]
-    #[schemars(length(min = 1, max = 10))]
-    #[x_kube(merge_strategy = ListMerge::Set)]
-    pub events: Vec<TriggerEvent>,
-}
-
-/// Cognito trigger names, as the keys of CloudFormation's `LambdaConfig`.
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TriggerEvent {
-    PreSignUp,
-    PostConfirmation,
-    PreAuthentication,
-    PostAuthentication,
-    PreTokenGeneration,
-    CustomMessage,
-    DefineAuthChallenge,
-    CreateAuthChallenge,
-    VerifyAuthChallengeResponse,
-    UserMigration,
-}
-
-impl TriggerEvent {
-    /// Every trigger, in a stable order.
-    pub fn all() -> Vec<Self> {
-        vec![
-            Self::PreSignUp,
-            Self::PostConfirmation,
-            Self::PreAuthentication,
-            Self::PostAuthentication,
-            Self::PreTokenGeneration,
-            Self::CustomMessage,
-            Self::DefineAuthChallenge,
-            Self::CreateAuthChallenge,
-            Self::VerifyAuthChallengeResponse,
-            Self::UserMigration,
-        ]
-    }
 }
 
 /// What deleting the UserPool object does to the stack and pool.

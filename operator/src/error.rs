@@ -15,6 +15,12 @@ pub enum Error {
         message: String,
     },
 
+    #[error("Lambda {operation}: {message}")]
+    Lambda {
+        operation: &'static str,
+        message: String,
+    },
+
     #[error(transparent)]
     Cognito(#[from] CognitoError),
 
@@ -31,6 +37,7 @@ impl Error {
         match self {
             Self::Kube(_) => "kube",
             Self::CloudFormation { .. } => "cloudformation",
+            Self::Lambda { .. } => "lambda",
             Self::Cognito(e) if e.kind.is_throttling() => "throttled",
             Self::Cognito(_) => "cognito",
             Self::MissingObjectKey(_) => "missing_object_key",
@@ -46,6 +53,17 @@ impl Error {
         E: aws_sdk_cloudformation::error::ProvideErrorMetadata + std::error::Error + 'static,
     {
         Self::CloudFormation {
+            operation,
+            message: aws_message(&error),
+        }
+    }
+
+    /// Builds an error from a Lambda call's SDK error.
+    pub fn lambda<E>(operation: &'static str, error: aws_sdk_lambda::error::SdkError<E>) -> Self
+    where
+        E: aws_sdk_lambda::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        Self::Lambda {
             operation,
             message: aws_message(&error),
         }

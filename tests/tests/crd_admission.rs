@@ -218,8 +218,38 @@ const INVALID: &[(&str, &str, &str)] = &[
     ),
     (
         "trigger ARN",
-        "kind: UserPool\nspec: {triggers: {lambdaArn: not-an-arn}}",
-        "spec.triggers.lambdaArn",
+        "kind: UserPool\nspec: {triggers: {preSignUp: {lambdaArn: not-an-arn}}}",
+        "spec.triggers.preSignUp.lambdaArn",
+    ),
+    (
+        "trigger with both a function and the sink",
+        "kind: UserPool\nspec: {triggers: {sink: {url: 'https://h.example.com/triggers', secretRef: {name: s}}, postConfirmation: {lambdaArn: 'arn:aws:lambda:us-east-1:123456789012:function:f', sink: true}}}",
+        "exactly one of lambdaArn or sink",
+    ),
+    (
+        "trigger with neither a function nor the sink",
+        "kind: UserPool\nspec: {triggers: {preTokenGeneration: {eventVersion: V2_0}}}",
+        "exactly one of lambdaArn or sink",
+    ),
+    (
+        "sink trigger without a sink",
+        "kind: UserPool\nspec: {triggers: {customMessage: {sink: true}}}",
+        "spec.triggers.sink",
+    ),
+    (
+        "sink over plain HTTP",
+        "kind: UserPool\nspec: {triggers: {sink: {url: 'http://h.example.com/triggers', secretRef: {name: s}}, preSignUp: {sink: true}}}",
+        "spec.triggers.sink.url",
+    ),
+    (
+        "sink timeout past Cognito's limit",
+        "kind: UserPool\nspec: {triggers: {sink: {url: 'https://h.example.com/triggers', secretRef: {name: s}, timeoutMilliseconds: 5000}, preSignUp: {sink: true}}}",
+        "spec.triggers.sink.timeoutMilliseconds",
+    ),
+    (
+        "token event version",
+        "kind: UserPool\nspec: {triggers: {preTokenGeneration: {lambdaArn: 'arn:aws:lambda:us-east-1:123456789012:function:f', eventVersion: V4_0}}}",
+        "spec.triggers.preTokenGeneration.eventVersion",
     ),
 ];
 

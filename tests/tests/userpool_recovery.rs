@@ -56,6 +56,7 @@ async fn crash_after_create_stack_converges_without_a_second_stack() {
     // this object, and no trace of it in status.
     let uid = pool.metadata.uid.clone().expect("uid");
     let tags = cognito_operator::userpool::placement::stack_tags(&pool, ns.name(), &uid);
+    let stack_name = cognito_operator::userpool::placement::stack_name(&pool, None, ns.name());
     let template = cognito_operator::userpool::template::render(
         &pool.spec,
         &cognito_operator::userpool::template::TemplateInputs {
@@ -63,6 +64,8 @@ async fn crash_after_create_stack_converges_without_a_second_stack() {
             default_client_name: "p",
             pool_revision: 0,
             pool_tags: &tags,
+            stack_name: &stack_name,
+            sink_secret_revision: None,
         },
     );
     let stack_tags = tags.iter().map(|(key, value)| {
@@ -74,11 +77,7 @@ async fn crash_after_create_stack_converges_without_a_second_stack() {
     let created = cloudformation()
         .await
         .create_stack()
-        .stack_name(cognito_operator::userpool::placement::stack_name(
-            &pool,
-            None,
-            ns.name(),
-        ))
+        .stack_name(&stack_name)
         .template_body(template.to_json())
         .set_tags(Some(stack_tags.collect()))
         .send()

@@ -187,7 +187,10 @@ impl<'a> Reconciler<'a> {
             }
         }
         let (password, version) = match source {
-            PasswordSource::Found { password, version } => (password, version),
+            PasswordSource::Found {
+                value: password,
+                version,
+            } => (password, version),
             PasswordSource::Missing(message) => {
                 self.refuse(reasons::SECRET_MISSING, "Reconcile", &message)
                     .await?;

@@ -13,18 +13,11 @@ use serde_json::json;
 use super::generated_password;
 use crate::{
     error::{Error, Result},
-    reconcile::{owned, status::FIELD_MANAGER},
+    reconcile::{owned, secret_value, status::FIELD_MANAGER},
 };
 
 /// The password Secret as far as one reconcile needs it.
-pub enum PasswordSource {
-    Found {
-        password: String,
-        version: String,
-    },
-    /// Why there is no usable password.
-    Missing(String),
-}
+pub use crate::reconcile::secret_value::SecretValue as PasswordSource;
 
 /// Reads the password at `reference` in `namespace`.
 pub async fn read(
@@ -32,46 +25,7 @@ pub async fn read(
     namespace: &str,
     reference: &SecretKeyRef,
 ) -> Result<PasswordSource> {
-    let secret = Api::<Secret>::namespaced(client.clone(), namespace)
-        .get_opt(&reference.name)
-        .await?;
-    let Some(secret) = secret else {
-        return Ok(PasswordSource::Missing(format!(
-            "Secret {} does not exist",
-            reference.name
-        )));
-    };
-    let value = secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(&reference.key))
-        .map(|v| v.0.clone())
-        .or_else(|| {
-            secret
-                .string_data
-                .as_ref()
-                .and_then(|d| d.get(&reference.key))
-                .map(|v| v.clone().into_bytes())
-        });
-    let missing = |why: String| Ok(PasswordSource::Missing(why));
-    match value.map(String::from_utf8) {
-        Some(Ok(password)) if !password.is_empty() => Ok(PasswordSource::Found {
-            password,
-            version: secret.resource_version().unwrap_or_default(),
-        }),
-        Some(Ok(_)) => missing(format!(
-            "key {} of Secret {} is empty",
-            reference.key, reference.name
-        )),
-        Some(Err(_)) => missing(format!(
-            "key {} of Secret {} is not UTF-8 text",
-            reference.key, reference.name
-        )),
-        None => missing(format!(
-            "Secret {} has no key {}",
-            reference.name, reference.key
-        )),
-    }
+    secret_value::read(client, namespace, &reference.name, &reference.key).await
 }
 
 /// Writes a generated password of at least `min_length` characters into `user`'s
@@ -129,7 +83,7 @@ pub async fn generate(
         }
     };
     Ok(PasswordSource::Found {
-        password,
+        value: password,
         version: secret.resource_version().unwrap_or_default(),
     })
 }

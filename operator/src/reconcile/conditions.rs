@@ -98,6 +98,10 @@ pub mod reasons {
     pub const STACK_BROKEN: &str = "StackNeedsAttention";
     /// A failed create is being cleaned up before the stack is created again.
     pub const RECREATING: &str = "Recreating";
+    /// A trigger names a Lambda function not handed to this namespace.
+    pub const TRIGGER_FUNCTION_REFUSED: &str = "TriggerFunctionRefused";
+    /// The trigger sink's Secret or key is missing, or its secret is too short.
+    pub const SINK_SECRET_INVALID: &str = "TriggerSinkSecretInvalid";
     /// The stack is being deleted.
     pub const DELETING: &str = "Deleting";
     /// The AppUser's UserPool does not exist or is not Ready yet.

@@ -8,4 +8,5 @@ pub mod finalizer;
 pub mod outcome;
 pub mod owned;
 pub mod report;
+pub mod secret_value;
 pub mod status;

@@ -28,33 +28,40 @@ const THROTTLING_CODES: &[&str] = &[
     "RequestLimitExceeded",
 ];
 
-/// Builds the CloudFormation and Cognito clients from `config` (region, credentials and
+/// The AWS service clients the operator uses, for one region.
+#[derive(Clone, Debug)]
+pub struct ServiceClients {
+    pub cloudformation: aws_sdk_cloudformation::Client,
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    /// Reads the tags of the tenants' trigger functions.
+    pub lambda: aws_sdk_lambda::Client,
+}
+
+/// Builds the operator's clients from `config` (region, credentials and
 /// `AWS_ENDPOINT_URL` as loaded by `aws_config`), each counting its calls in `metrics`.
 ///
 /// ```no_run
 /// # async fn example(metrics: cognito_operator::runtime::metrics::Metrics) {
 /// let config = aws_config::load_from_env().await;
-/// let (cloudformation, cognito) = cognito_operator::runtime::aws_metrics::with_call_metrics(&config, &metrics);
+/// let clients = cognito_operator::runtime::aws_metrics::with_call_metrics(&config, &metrics);
 /// # }
 /// ```
-pub fn with_call_metrics(
-    config: &aws_config::SdkConfig,
-    metrics: &Metrics,
-) -> (
-    aws_sdk_cloudformation::Client,
-    aws_sdk_cognitoidentityprovider::Client,
-) {
+pub fn with_call_metrics(config: &aws_config::SdkConfig, metrics: &Metrics) -> ServiceClients {
     let counter = AwsCallCounter::new(metrics.clone());
     let cloudformation = aws_sdk_cloudformation::config::Builder::from(config)
         .interceptor(counter.clone())
         .build();
     let cognito = aws_sdk_cognitoidentityprovider::config::Builder::from(config)
+        .interceptor(counter.clone())
+        .build();
+    let lambda = aws_sdk_lambda::config::Builder::from(config)
         .interceptor(counter)
         .build();
-    (
-        aws_sdk_cloudformation::Client::from_conf(cloudformation),
-        aws_sdk_cognitoidentityprovider::Client::from_conf(cognito),
-    )
+    ServiceClients {
+        cloudformation: aws_sdk_cloudformation::Client::from_conf(cloudformation),
+        cognito: aws_sdk_cognitoidentityprovider::Client::from_conf(cognito),
+        lambda: aws_sdk_lambda::Client::from_conf(lambda),
+    }
 }
 
 /// SDK interceptor that counts every call attempt in `aws_calls_total{service,operation,outcome}`.
@@ -216,7 +223,11 @@ mod tests {
         ]);
         let mut registry = Registry::default();
         let metrics = Metrics::new(&mut registry);
-        let (cloudformation, cognito) = with_call_metrics(&sdk_config(replay.clone()), &metrics);
+        let ServiceClients {
+            cloudformation,
+            cognito,
+            ..
+        } = with_call_metrics(&sdk_config(replay.clone()), &metrics);
 
         cognito
             .list_user_pools()

@@ -79,6 +79,7 @@ impl Adoption {
 pub struct RegionalClients {
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    pub lambda: aws_sdk_lambda::Client,
     /// The rate limits every Cognito user call of this region waits on.
     pub limits: Arc<RateLimits>,
 }
@@ -139,10 +140,11 @@ impl Context {
                     .to_builder()
                     .region(Region::new(region.to_owned()))
                     .build();
-                let (cloudformation, cognito) = with_call_metrics(&config, &self.metrics);
+                let clients = with_call_metrics(&config, &self.metrics);
                 RegionalClients {
-                    cloudformation,
-                    cognito,
+                    cloudformation: clients.cloudformation,
+                    cognito: clients.cognito,
+                    lambda: clients.lambda,
                     limits: Arc::new(RateLimits::new(self.settings.cognito_rates)),
                 }
             })

@@ -11,9 +11,11 @@ use kube::{Api, ResourceExt, runtime::controller::Action};
 use super::{
     connection_secret::{self, Written},
     decide::{self, AfterCheck, CreateOnly, Phase, Step},
+    functions,
     placement::{self, Ownership},
     stack::{ObservedStack, StackBody, Stacks},
     template::{self, CreateOnlySettings, StackTemplate, TemplateInputs},
+    triggers,
 };
 use crate::{
     error::{Error, Result},
@@ -21,6 +23,7 @@ use crate::{
         conditions::{READY, SYNCED, reasons},
         outcome::pending_request,
         report::{StatusDraft, normal, warning},
+        secret_value::{self, SecretValue},
         status::StatusMemory,
     },
     runtime::context::Context,
@@ -46,6 +49,14 @@ pub struct Reconciler<'a> {
     pub stack_name: String,
     pub stacks: Stacks,
     pub draft: StatusDraft<'a, UserPool, UserPoolStatus>,
+    /// The trigger sink's shared secret, read at the start of [`Self::apply`].
+    sink_secret: Option<SinkSecret>,
+}
+
+/// The shared secret of the trigger sink and the version of the Secret it came from.
+struct SinkSecret {
+    value: String,
+    version: String,
 }
 
 impl<'a> Reconciler<'a> {
@@ -70,10 +81,20 @@ impl<'a> Reconciler<'a> {
             pool,
             ctx,
             draft,
+            sink_secret: None,
         })
     }
 
     pub async fn apply(mut self) -> Result<Action> {
+        match self.read_sink_secret().await? {
+            Ok(secret) => self.sink_secret = secret,
+            Err(message) => {
+                let retry = Action::requeue(self.ctx.settings.resync_interval);
+                return self
+                    .refuse(reasons::SINK_SECRET_INVALID, &message, retry)
+                    .await;
+            }
+        }
         let spec = &self.pool.spec;
         let desired_create_only = CreateOnlySettings::of(spec, &self.name);
         let mut revision = self.draft.status.pool_revision.unwrap_or(0);
@@ -213,6 +234,8 @@ impl<'a> Reconciler<'a> {
                 default_client_name: &self.name,
                 pool_revision: revision,
                 pool_tags: &placement::stack_tags(self.pool, &self.namespace, &self.uid),
+                stack_name: &self.stack_name,
+                sink_secret_revision: self.sink_secret.as_ref().map(|s| s.version.as_str()),
             },
         )
     }
@@ -221,7 +244,65 @@ impl<'a> Reconciler<'a> {
         StackBody {
             template: template.to_json(),
             tags: placement::stack_tags(self.pool, &self.namespace, &self.uid),
+            parameters: self
+                .sink_secret
+                .iter()
+                .map(|s| (triggers::SINK_SECRET_PARAMETER, s.value.clone()))
+                .collect(),
         }
+    }
+
+    /// The trigger sink's secret when a trigger uses the sink; `Err` says why the
+    /// tenant's Secret cannot serve.
+    async fn read_sink_secret(&self) -> Result<std::result::Result<Option<SinkSecret>, String>> {
+        let Some(sink) = self.pool.spec.triggers.used_sink() else {
+            return Ok(Ok(None));
+        };
+        let reference = &sink.secret_ref;
+        let found = secret_value::read(
+            &self.ctx.client,
+            &self.namespace,
+            &reference.name,
+            &reference.key,
+        )
+        .await?;
+        Ok(match found {
+            SecretValue::Found { value, .. }
+                if value.chars().count() < triggers::SINK_SECRET_MIN_LENGTH =>
+            {
+                Err(format!(
+                    "trigger sink: key {} of Secret {} holds fewer than {} characters",
+                    reference.key,
+                    reference.name,
+                    triggers::SINK_SECRET_MIN_LENGTH
+                ))
+            }
+            SecretValue::Found { value, version } => Ok(Some(SinkSecret { value, version })),
+            SecretValue::Missing(why) => Err(format!("trigger sink: {why}")),
+        })
+    }
+
+    /// The first trigger function this namespace may not use, with the reason.
+    async fn refused_function(&self) -> Result<Option<String>> {
+        let functions = self.pool.spec.triggers.functions();
+        if functions.is_empty() {
+            return Ok(None);
+        }
+        let lambda = self.ctx.aws_clients(&self.region).lambda;
+        functions::first_refused(&lambda, &self.namespace, &functions).await
+    }
+
+    /// Reports a spec the operator will not apply: Synced false (and Ready false while
+    /// there is no pool), a Warning Event, then `then`.
+    async fn refuse(mut self, reason: &str, message: &str, then: Action) -> Result<Action> {
+        if self.draft.status.user_pool_id.is_some() {
+            self.draft.set(SYNCED, false, reason, message);
+        } else {
+            self.draft.fail(reason, message);
+        }
+        self.draft.event(warning(reason, "Refuse"), message).await;
+        self.draft.write().await?;
+        Ok(then)
     }
 
     async fn create(
@@ -230,6 +311,12 @@ impl<'a> Reconciler<'a> {
         revision: u32,
         request: Option<String>,
     ) -> Result<Action> {
+        if let Some(message) = self.refused_function().await? {
+            let retry = Action::requeue(self.ctx.settings.resync_interval);
+            return self
+                .refuse(reasons::TRIGGER_FUNCTION_REFUSED, &message, retry)
+                .await;
+        }
         let recreating = self.draft.status.stack_id.is_some();
         tracing::info!(stack = %self.stack_name, region = %self.region, recreating, "creating stack");
         let id = self
@@ -267,6 +354,12 @@ impl<'a> Reconciler<'a> {
         revision: u32,
         replacing: bool,
     ) -> Result<Action> {
+        if let Some(message) = self.refused_function().await? {
+            let retry = Action::requeue(self.ctx.settings.resync_interval);
+            return self
+                .refuse(reasons::TRIGGER_FUNCTION_REFUSED, &message, retry)
+                .await;
+        }
         tracing::info!(stack = %self.stack_name, replacing, template = %template.hash, "updating stack");
         let changed = self
             .stacks

@@ -8,9 +8,11 @@ pub mod apply;
 pub mod cleanup;
 pub mod connection_secret;
 pub mod decide;
+pub mod functions;
 pub mod placement;
 pub mod stack;
 pub mod template;
+pub mod triggers;
 
 use std::sync::Arc;
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use aws_sdk_cloudformation::{
     Client,
     error::{ProvideErrorMetadata, SdkError},
-    types::Tag,
+    types::{Capability, Parameter, Tag},
 };
 
 use super::{decide::Phase, template::content_hash};
@@ -92,7 +92,9 @@ impl Stacks {
         let request = self.cloudformation.create_stack().stack_name(name);
         let request = request
             .template_body(&body.template)
-            .set_tags(Some(body.tags()));
+            .set_tags(Some(body.tags()))
+            .set_parameters(Some(body.parameters()))
+            .capabilities(Capability::CapabilityIam);
         let response = call("CreateStack", request.send()).await?;
         Ok(response.stack_id().unwrap_or(name).to_owned())
     }
@@ -103,6 +105,9 @@ impl Stacks {
         match request
             .template_body(&body.template)
             .set_tags(Some(body.tags()))
+            .set_parameters(Some(body.parameters()))
+            // The trigger forwarder's role is an IAM resource.
+            .capabilities(Capability::CapabilityIam)
             .send()
             .await
         {
@@ -167,10 +172,12 @@ impl Stacks {
     }
 }
 
-/// What a create or update sends: the template and the stack's tags.
+/// What a create or update sends: the template, the stack's tags and its parameters.
 pub struct StackBody {
     pub template: String,
     pub tags: BTreeMap<String, String>,
+    /// Values of the template's (NoEcho) parameters. Not `Debug`: they are secrets.
+    pub parameters: BTreeMap<&'static str, String>,
 }
 
 impl StackBody {
@@ -178,6 +185,18 @@ impl StackBody {
         self.tags
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect()
+    }
+
+    fn parameters(&self) -> Vec<Parameter> {
+        self.parameters
+            .iter()
+            .map(|(k, v)| {
+                Parameter::builder()
+                    .parameter_key(*k)
+                    .parameter_value(v)
+                    .build()
+            })
             .collect()
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::triggers::{self, TriggerInputs};
 use cognito_crds::userpool::{
     AppClient, MfaMode, PoolDeletionPolicy, SchemaAttribute, UserPoolSpec, default_write_attributes,
 };
@@ -30,6 +31,10 @@ pub struct TemplateInputs<'a> {
     /// The pool's tags: the stack's, owner tags included, so that whoever holds only a
     /// pool id (an AppUser, the census) can check which namespace the pool belongs to.
     pub pool_tags: &'a BTreeMap<String, String>,
+    /// Name of the stack.
+    pub stack_name: &'a str,
+    /// Version of the tenant's trigger sink Secret, when a trigger uses the sink.
+    pub sink_secret_revision: Option<&'a str>,
 }
 
 /// A rendered CloudFormation template and its content hash.
@@ -118,12 +123,24 @@ pub fn render(spec: &UserPoolSpec, inputs: &TemplateInputs) -> StackTemplate {
         resources.insert(id, client_resource(&client, &pool_ref));
     }
 
-    let body = json!({
+    resources.extend(triggers::resources(
+        &spec.triggers,
+        &TriggerInputs {
+            pool_id: &pool_id,
+            stack_name: inputs.stack_name,
+            sink_secret_revision: inputs.sink_secret_revision,
+        },
+    ));
+
+    let mut body = json!({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": format!("Cognito user pool {} (managed by cognito-operator)", inputs.pool_name),
         "Resources": resources,
         "Outputs": outputs,
     });
+    if let Some(parameters) = triggers::parameters(&spec.triggers) {
+        body["Parameters"] = parameters;
+    }
     let hash = content_hash(&body);
     StackTemplate { body, hash }
 }
@@ -163,13 +180,8 @@ fn pool_resource(spec: &UserPoolSpec, inputs: &TemplateInputs) -> Value {
     if !spec.schema.is_empty() {
         properties["Schema"] = spec.schema.iter().map(schema_attribute).collect();
     }
-    if let Some(triggers) = &spec.triggers {
-        let config: serde_json::Map<String, Value> = triggers
-            .events
-            .iter()
-            .map(|event| (trigger_key(*event), json!(triggers.lambda_arn)))
-            .collect();
-        properties["LambdaConfig"] = Value::Object(config);
+    if let Some(config) = triggers::lambda_config(&spec.triggers) {
+        properties["LambdaConfig"] = config;
     }
     if !inputs.pool_tags.is_empty() {
         properties["UserPoolTags"] = json!(inputs.pool_tags);
@@ -185,11 +197,6 @@ fn pool_resource(spec: &UserPoolSpec, inputs: &TemplateInputs) -> Value {
         "UpdateReplacePolicy": policy,
         "Properties": properties,
     })
-}
-
-fn trigger_key(event: cognito_crds::userpool::TriggerEvent) -> String {
-    // The enum's serde names are CloudFormation's LambdaConfig keys.
-    json!(event).as_str().unwrap_or_default().to_owned()
 }
 
 fn schema_attribute(attribute: &SchemaAttribute) -> Value {
@@ -324,7 +331,7 @@ fn limits_as_strings<T: ToString>(limits: [(&str, Option<T>); 2]) -> Value {
 mod tests {
     use super::*;
     use cognito_crds::userpool::{
-        Group, Mfa, NumberConstraints, StringConstraints, TriggerEvent, UsernameAttribute,
+        Group, Mfa, NumberConstraints, StringConstraints, UsernameAttribute,
     };
 
     const INPUTS: TemplateInputs = TemplateInputs {
@@ -332,6 +339,8 @@ mod tests {
         default_client_name: "users",
         pool_revision: 0,
         pool_tags: &BTreeMap::new(),
+        stack_name: "shop-users-0a1b2c3d-cognito",
+        sink_secret_revision: None,
     };
 
     fn spec(yaml: &str) -> UserPoolSpec {
@@ -362,7 +371,11 @@ mod tests {
             clients:
               - {name: web, accessTokenValidityMinutes: 15, writeAttributes: [email, name]}
               - {name: backend, generateSecret: true, explicitAuthFlows: [ALLOW_ADMIN_USER_PASSWORD_AUTH, ALLOW_REFRESH_TOKEN_AUTH]}
-            triggers: {lambdaArn: "arn:aws:lambda:eu-west-1:123456789012:function:hooks", events: [PreSignUp, PostConfirmation]}
+            triggers:
+              sink: {url: "https://hooks.example.com/triggers", secretRef: {name: sink}}
+              preSignUp: {lambdaArn: "arn:aws:lambda:eu-west-1:123456789012:function:hooks"}
+              postConfirmation: {sink: true}
+              preTokenGeneration: {sink: true, eventVersion: V2_0}
             deletionPolicy: Delete
             "#,
         );
@@ -377,18 +390,11 @@ mod tests {
             pool_tags: &tags,
             ..INPUTS
         };
-        insta::assert_json_snapshot!(crate::canonical_json::sorted(render(&spec, &inputs).body));
-    }
-
-    #[test]
-    fn triggers_default_to_every_event() {
-        let spec =
-            spec(r#"triggers: {lambdaArn: "arn:aws:lambda:us-east-1:123456789012:function:f"}"#);
-        let body = render(&spec, &INPUTS).body;
-        let config = body["Resources"]["UserPool"]["Properties"]["LambdaConfig"]
-            .as_object()
-            .expect("LambdaConfig");
-        assert_eq!(config.len(), TriggerEvent::all().len());
+        let mut body = render(&spec, &inputs).body;
+        // The forwarder's code has tests of its own; the snapshot is about the stack.
+        body["Resources"]["TriggerForwarder"]["Properties"]["Code"]["ZipFile"] =
+            json!("<forwarder.py>");
+        insta::assert_json_snapshot!(crate::canonical_json::sorted(body));
     }
 
     #[test]
