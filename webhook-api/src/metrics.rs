@@ -1,5 +1,6 @@
 //! Prometheus metrics: requests by route and outcome, verification latency, JWKS
-//! fetches and verified-token cache hits. Labels are fixed categories only.
+//! fetches, verified-token cache hits and trigger events by source. Labels are fixed
+//! categories only.
 
 use std::{fmt::Write, time::Duration};
 
@@ -71,6 +72,68 @@ struct FetchLabels {
     result: FetchResult,
 }
 
+/// The `triggerSource` values Cognito documents for the triggers it invokes
+/// synchronously (the ones a forwarder sends to the sink). V3 pre token generation adds
+/// `TokenGeneration_ClientCredentials` for machine-to-machine tokens.
+const TRIGGER_SOURCES: [&str; 25] = [
+    "PreSignUp_SignUp",
+    "PreSignUp_AdminCreateUser",
+    "PreSignUp_ExternalProvider",
+    "PostConfirmation_ConfirmSignUp",
+    "PostConfirmation_ConfirmForgotPassword",
+    "PreAuthentication_Authentication",
+    "PostAuthentication_Authentication",
+    "TokenGeneration_HostedAuth",
+    "TokenGeneration_Authentication",
+    "TokenGeneration_NewPasswordChallenge",
+    "TokenGeneration_AuthenticateDevice",
+    "TokenGeneration_RefreshTokens",
+    "TokenGeneration_ClientCredentials",
+    "CustomMessage_SignUp",
+    "CustomMessage_AdminCreateUser",
+    "CustomMessage_ResendCode",
+    "CustomMessage_ForgotPassword",
+    "CustomMessage_UpdateUserAttribute",
+    "CustomMessage_VerifyUserAttribute",
+    "CustomMessage_Authentication",
+    "UserMigration_Authentication",
+    "UserMigration_ForgotPassword",
+    "DefineAuthChallenge_Authentication",
+    "CreateAuthChallenge_Authentication",
+    "VerifyAuthChallengeResponse_Authentication",
+];
+
+/// The `trigger` label of an event: its `triggerSource` when Cognito documents that
+/// value, `other` for anything else. Whoever holds the secret chooses the event, so the
+/// label is picked from a fixed list, never copied from the request.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub struct TriggerSource(&'static str);
+
+impl TriggerSource {
+    pub fn of(trigger_source: Option<&str>) -> Self {
+        Self(
+            trigger_source
+                .and_then(|source| TRIGGER_SOURCES.into_iter().find(|known| *known == source))
+                .unwrap_or("other"),
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl EncodeLabelValue for TriggerSource {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        encoder.write_str(self.0)
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TriggerLabels {
+    trigger: TriggerSource,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
@@ -80,6 +143,7 @@ pub struct Metrics {
     token_cache_misses: Counter,
     pools_without_keys: Gauge,
     pool_conflicts: Gauge,
+    trigger_events: Family<TriggerLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -118,6 +182,12 @@ impl Default for Metrics {
             "Tokens not in the verified-token cache",
             token_cache_misses.clone(),
         );
+        let trigger_events = Family::<TriggerLabels, Counter>::default();
+        registry.register(
+            "trigger_events",
+            "Cognito trigger events accepted by the sink, by triggerSource",
+            trigger_events.clone(),
+        );
         let mut gauge = |name: &str, help: &str| {
             let gauge = Gauge::default();
             registry.register(name, help, gauge.clone());
@@ -140,6 +210,7 @@ impl Default for Metrics {
             jwks_fetches,
             token_cache_hits,
             token_cache_misses,
+            trigger_events,
         }
     }
 }
@@ -177,6 +248,12 @@ impl Metrics {
         }
     }
 
+    pub fn record_trigger_event(&self, trigger: TriggerSource) {
+        self.trigger_events
+            .get_or_create(&TriggerLabels { trigger })
+            .inc();
+    }
+
     pub fn set_pools_without_keys(&self, count: usize) {
         self.pools_without_keys.set(gauge_value(count));
     }
@@ -195,4 +272,53 @@ impl Metrics {
 
 fn gauge_value(count: usize) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_trigger_sources_are_their_own_label() {
+        for source in TRIGGER_SOURCES {
+            assert_eq!(TriggerSource::of(Some(source)).as_str(), source);
+        }
+        assert_eq!(
+            TriggerSource::of(Some("TokenGeneration_RefreshTokens")),
+            TriggerSource("TokenGeneration_RefreshTokens")
+        );
+    }
+
+    #[test]
+    fn anything_else_is_other() {
+        for source in [
+            None,
+            Some(""),
+            Some("presignup_signup"),
+            Some("PreSignUp_SignUp "),
+            Some("PreSignUp"),
+            Some("CustomEmailSender_SignUp"),
+            Some("PreSignUp_SignUp\"} 1\nfake_metric{x=\"y"),
+        ] {
+            assert_eq!(TriggerSource::of(source).as_str(), "other", "{source:?}");
+        }
+    }
+
+    #[test]
+    fn trigger_events_are_counted_by_label() {
+        let metrics = Metrics::default();
+        metrics.record_trigger_event(TriggerSource::of(Some("PreSignUp_SignUp")));
+        metrics.record_trigger_event(TriggerSource::of(Some("PreSignUp_SignUp")));
+        metrics.record_trigger_event(TriggerSource::of(Some("made-up")));
+        let text = metrics.encode().expect("encode");
+        assert!(
+            text.contains("webhook_api_trigger_events_total{trigger=\"PreSignUp_SignUp\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("webhook_api_trigger_events_total{trigger=\"other\"} 1\n"),
+            "{text}"
+        );
+        assert!(!text.contains("made-up"), "{text}");
+    }
 }

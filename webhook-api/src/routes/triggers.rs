@@ -1,18 +1,19 @@
 //! `POST /triggers`: the Cognito trigger sink. Checks a shared secret before the body
-//! is read, logs the event's known-safe fields only, and returns the event unmodified,
-//! which is what Cognito expects of a trigger that changes nothing.
+//! is read, logs the event's known-safe fields only, counts it by `triggerSource`, and
+//! returns the event unmodified, which is what Cognito expects of a trigger that
+//! changes nothing.
 
 use std::collections::BTreeSet;
 
 use axum::{
     body::Bytes,
-    extract::FromRequestParts,
+    extract::{FromRequestParts, State},
     http::{HeaderName, header, request::Parts},
     response::IntoResponse,
 };
 use serde_json::{Value, json};
 
-use crate::{error::AppError, state::AppState};
+use crate::{error::AppError, metrics::TriggerSource, state::AppState};
 
 pub const SECRET_HEADER: HeaderName = HeaderName::from_static("x-trigger-secret");
 
@@ -38,10 +39,18 @@ impl FromRequestParts<AppState> for TriggerCaller {
     }
 }
 
-pub async fn triggers(_: TriggerCaller, body: Bytes) -> Result<impl IntoResponse, AppError> {
+pub async fn triggers(
+    _: TriggerCaller,
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<impl IntoResponse, AppError> {
     let event: Value =
         serde_json::from_slice(&body).map_err(|_| AppError::BadRequest("malformed JSON"))?;
     tracing::info!(event = %safe_fields(&event), "cognito trigger");
+    let source = event.get("triggerSource").and_then(Value::as_str);
+    state
+        .metrics
+        .record_trigger_event(TriggerSource::of(source));
     // The bytes as received: unmodified is the trigger contract.
     Ok(([(header::CONTENT_TYPE, "application/json")], body))
 }
