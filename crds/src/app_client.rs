@@ -12,6 +12,9 @@ use crate::{appuser::STANDARD_ATTRIBUTES, defaults::default_true};
 #[x_kube(validation = Rule::new("self.generateSecret == oldSelf.generateSecret")
     .message("generateSecret cannot change for an existing client; add a client with a new name instead")
     .field_path(".generateSecret"))]
+#[x_kube(validation = Rule::new("!has(self.secretRotation) || self.generateSecret")
+    .message("secretRotation needs generateSecret: true")
+    .field_path(".secretRotation"))]
 #[x_kube(validation = Rule::new("self.explicitAuthFlows.exists(f, f == 'ALLOW_REFRESH_TOKEN_AUTH')")
     .message("explicitAuthFlows must include ALLOW_REFRESH_TOKEN_AUTH (Cognito requires it)")
     .field_path(".explicitAuthFlows"))]
@@ -66,6 +69,43 @@ pub struct AppClient {
     )]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub write_attributes: Option<Vec<String>>,
+
+    /// Rotation of the client secret. Without it, the secret is rotated only on request
+    /// (the UserPool annotation `cognito.kubeauth.dev/rotate-client-secrets`), with the
+    /// default grace period.
+    pub secret_rotation: Option<SecretRotation>,
+}
+
+/// When a client secret is replaced, and how long the old one stays valid. A rotation
+/// adds a second secret, publishes it in the connection Secret as `<client>.clientSecret`
+/// with the old one as `<client>.previousClientSecret`, and deletes the old one once the
+/// grace period has passed.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretRotation {
+    /// Rotate when the current secret is this many days old, 1 to 3650. Unset: only on
+    /// request.
+    #[schemars(range(min = 1, max = 3650))]
+    pub interval_days: Option<i32>,
+
+    /// Minutes both secrets stay valid after a rotation, so that every consumer can
+    /// reload the connection Secret; 0 to 10080 (default 60).
+    #[serde(default = "default_grace_period_minutes")]
+    #[schemars(range(min = 0, max = 10080))]
+    pub grace_period_minutes: i32,
+}
+
+impl Default for SecretRotation {
+    fn default() -> Self {
+        Self {
+            interval_days: None,
+            grace_period_minutes: default_grace_period_minutes(),
+        }
+    }
+}
+
+fn default_grace_period_minutes() -> i32 {
+    60
 }
 
 /// Standard attributes users may change themselves when a client sets no
@@ -92,6 +132,7 @@ impl AppClient {
             refresh_token_validity_days: default_refresh_token_validity_days(),
             enable_token_revocation: true,
             write_attributes: None,
+            secret_rotation: None,
         }
     }
 }

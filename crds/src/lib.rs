@@ -18,5 +18,10 @@ pub mod userpool;
 /// new request; the value handled last is reported in `status.lastHandledReconcileAt`.
 pub const RECONCILE_REQUEST_ANNOTATION: &str = "cognito.kubeauth.dev/reconcile-requested-at";
 
+/// Annotation that asks the operator to rotate every client secret of a UserPool created
+/// before the time it holds (RFC 3339, e.g. `2026-11-30T20:00:00Z`): annotate with the
+/// current time to rotate now. Times in the future are refused.
+pub const ROTATE_CLIENT_SECRETS_ANNOTATION: &str = "cognito.kubeauth.dev/rotate-client-secrets";
+
 pub use appuser::{AppUser, AppUserSpec, AppUserStatus};
 pub use userpool::{UserPool, UserPoolSpec, UserPoolStatus};

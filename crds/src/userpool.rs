@@ -8,7 +8,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use crate::app_client::{AppClient, AuthFlow, default_write_attributes};
+pub use crate::app_client::{AppClient, AuthFlow, SecretRotation, default_write_attributes};
 use crate::defaults::default_true;
 pub use crate::triggers::{Target, TokenEventVersion, Trigger, TriggerSink, Triggers};
 

@@ -428,7 +428,7 @@ impl<'a> Reconciler<'a> {
 
     /// The stack runs the spec's template: record its outputs and report Ready.
     async fn in_sync(mut self, stack: &ObservedStack) -> Result<Action> {
-        self.record_outputs(stack).await?;
+        let rotation_wake = self.record_outputs(stack).await?;
         let conditions = &self.draft.status.conditions;
         let was_ready = crate::reconcile::conditions::is_true(conditions, READY)
             && crate::reconcile::conditions::is_true(conditions, SYNCED);
@@ -443,7 +443,10 @@ impl<'a> Reconciler<'a> {
             self.draft.event(normal("Ready", "Reconcile"), &note).await;
         }
         self.draft.write().await?;
-        Ok(Action::requeue(self.ctx.settings.resync_interval))
+        let resync = self.ctx.settings.resync_interval;
+        Ok(Action::requeue(
+            rotation_wake.map_or(resync, |wake| wake.min(resync)),
+        ))
     }
 
     /// Records what the stack was just given. The create-only settings are recorded now,
@@ -465,8 +468,9 @@ impl<'a> Reconciler<'a> {
         })
     }
 
-    /// Copies the stack outputs into status and the connection Secret.
-    async fn record_outputs(&mut self, stack: &ObservedStack) -> Result<()> {
+    /// Copies the stack outputs into status and the connection Secret; returns when a
+    /// client-secret rotation needs the operator again.
+    async fn record_outputs(&mut self, stack: &ObservedStack) -> Result<Option<Duration>> {
         if !connection_secret::outputs_into_status(
             &mut self.draft.status,
             &stack.outputs,
@@ -474,11 +478,19 @@ impl<'a> Reconciler<'a> {
             &self.region,
             self.ctx.aws_endpoint(),
         ) {
-            return Ok(());
+            return Ok(None);
         }
-        match connection_secret::write(self.ctx, self.pool, &self.draft.status, &self.region)
-            .await?
-        {
+        let outcome =
+            connection_secret::write(self.ctx, self.pool, &self.draft.status, &self.region).await?;
+        for note in &outcome.notes {
+            let notice = if note.warning {
+                warning(note.reason, "RotateClientSecret")
+            } else {
+                normal(note.reason, "RotateClientSecret")
+            };
+            self.draft.event(notice, &note.message).await;
+        }
+        match outcome.written {
             Written::As(name) => self.draft.status.connection_secret_name = Some(name),
             Written::NameTaken(name) => {
                 let note = format!(
@@ -490,6 +502,6 @@ impl<'a> Reconciler<'a> {
                 self.draft.status.connection_secret_name = None;
             }
         }
-        Ok(())
+        Ok(outcome.wake_in)
     }
 }

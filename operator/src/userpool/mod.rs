@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod cleanup;
+pub mod client_secrets;
 pub mod connection_secret;
 pub mod decide;
 pub mod functions;
