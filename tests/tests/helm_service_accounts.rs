@@ -57,6 +57,7 @@ fn actions_called(operator: &OperatorProcess) -> BTreeSet<String> {
             let prefix = match label("service").as_str() {
                 "CloudFormation" => "cloudformation",
                 "Cognito Identity Provider" => "cognito-idp",
+                "Lambda" => "lambda",
                 other => panic!("unexpected AWS service {other}"),
             };
             format!("{prefix}:{}", label("operation"))

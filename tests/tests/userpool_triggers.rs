@@ -6,8 +6,8 @@
 use cognito_crds::UserPool;
 use cognito_operator::userpool::{placement::OWNER_NAMESPACE_TAG, triggers::forwarder_name};
 use cognito_operator_tests::{
-    OperatorNamespace, REGION, aws_config, cloudformation, describe_stack, kubectl,
-    namespace_tenant,
+    OperatorNamespace, REGION, TestNamespace, aws_config, cloudformation, describe_stack,
+    environment, kubectl, namespace_tenant,
     objects::{Reconciled, user_pool_manifest},
     unique,
     wait::{until, wait_for},
@@ -203,25 +203,8 @@ async fn sink_triggers_get_a_forwarder_and_functions_a_permission_for_this_pool_
         );
     }
 
-    // A new secret in the tenant's Secret reaches the forwarder at the next resync, or at
-    // once on request.
+    // A new secret in the tenant's Secret reaches the forwarder (the operator watches it).
     t.ns.apply(&sink_secret_manifest(NEW_SECRET));
-    let request = format!(
-        "{}={}",
-        cognito_crds::RECONCILE_REQUEST_ANNOTATION,
-        k8s_openapi::jiff::Timestamp::now()
-    );
-    kubectl(&[
-        "annotate",
-        "--overwrite",
-        "-n",
-        t.name(),
-        "userpool",
-        "p",
-        &request,
-    ])
-    .run()
-    .expect_success("annotate");
     until("the forwarder has the new secret", || async {
         let configuration = lambda()
             .await
@@ -240,7 +223,7 @@ async fn sink_triggers_get_a_forwarder_and_functions_a_permission_for_this_pool_
 }
 
 #[tokio::test]
-async fn a_short_or_missing_sink_secret_is_reported_not_applied() {
+async fn a_short_or_missing_sink_secret_is_reported_until_a_good_one_arrives() {
     let t = OperatorNamespace::start("triggers-secret", &[]).await;
     let spec = "  triggers:\n    sink: {url: \"https://hooks.example.com/triggers\", secretRef: {name: sink}}\n    postAuthentication: {sink: true}\n";
     t.ns.apply(&user_pool_manifest("p", spec));
@@ -250,11 +233,8 @@ async fn a_short_or_missing_sink_secret_is_reported_not_applied() {
     let message = &missing.condition("Ready").expect("Ready").message;
     assert!(message.contains("Secret sink does not exist"), "{message}");
 
+    // Watched: the Secret's arrival is looked at without waiting for a resync.
     t.ns.apply(&sink_secret_manifest("too-short"));
-    t.ns.apply(&user_pool_manifest(
-        "p",
-        &format!("{spec}  tags: {{retry: now}}\n"),
-    ));
     wait_for(&t.pools, "p", "the short secret refused", |p| {
         p.condition("Ready")
             .is_some_and(|c| c.message.contains("fewer than 32 characters"))
@@ -262,6 +242,9 @@ async fn a_short_or_missing_sink_secret_is_reported_not_applied() {
     .await;
     assert!(!t.ns.events().contains("too-short"));
     assert_eq!(t.operator.aws_calls("CreateStack"), 0);
+
+    t.ns.apply(&sink_secret_manifest(SECRET));
+    t.ready_pool("p").await;
 }
 
 /// Attack: a tenant wires a function handed to another namespace, or one nobody handed
@@ -301,4 +284,18 @@ async fn a_tenant_cannot_wire_a_function_of_another_namespace() {
         );
     }
     assert_eq!(t.operator.aws_calls("CreateStack"), 0);
+}
+
+#[test]
+fn the_trigger_examples_are_valid_for_the_api_server() {
+    let ns = TestNamespace::create("triggers-examples");
+    for example in [
+        "examples/userpool-triggers.yaml",
+        "examples/trigger-sink-ingress.yaml",
+    ] {
+        kubectl(&["apply", "--dry-run=server", "-n", ns.name(), "-f"])
+            .arg(environment().repo_root.join(example))
+            .run()
+            .expect_success(example);
+    }
 }

@@ -21,8 +21,12 @@ use cognito_crds::UserPool;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{
-    Api,
-    runtime::{Controller, controller::Action, watcher},
+    Api, ResourceExt,
+    core::PartialObjectMeta,
+    runtime::{
+        Controller, WatchStreamExt, controller::Action, reflector::ObjectRef, reflector::Store,
+        watcher,
+    },
 };
 
 use self::{
@@ -52,14 +56,16 @@ pub async fn run(
     namespace: Option<&str>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let (pools, secrets) = match namespace {
+    let (pools, secrets, tenant_secrets) = match namespace {
         Some(ns) => (
             Api::<UserPool>::namespaced(ctx.client.clone(), ns),
             Api::<Secret>::namespaced(ctx.client.clone(), ns),
+            Api::<PartialObjectMeta<Secret>>::namespaced(ctx.client.clone(), ns),
         ),
         None => (
             Api::<UserPool>::all(ctx.client.clone()),
             Api::<Secret>::all(ctx.client.clone()),
+            Api::<PartialObjectMeta<Secret>>::all(ctx.client.clone()),
         ),
     };
     let label = format!("{}={}", MANAGED_BY.0, MANAGED_BY.1);
@@ -67,12 +73,41 @@ pub async fn run(
         ctx,
         written: StatusMemory::default(),
     });
-    Controller::new(pools, watcher::Config::default().any_semantic())
+    let controller = Controller::new(pools, watcher::Config::default().any_semantic());
+    // Metadata only: a change to a trigger sink's Secret just names the pools to update.
+    let sink_secret_events = watcher(tenant_secrets, watcher::Config::default())
+        .default_backoff()
+        .touched_objects();
+    let sink_users = pools_of_sink_secret(controller.store());
+    controller
         .owns(secrets, watcher::Config::default().labels(&label))
+        .watches_stream(sink_secret_events, sink_users)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, pctx)
         .for_each(|_| futures::future::ready(()))
         .await;
+}
+
+/// The pools whose trigger sink secret a Secret event may have changed.
+fn pools_of_sink_secret(
+    store: Store<UserPool>,
+) -> impl Fn(PartialObjectMeta<Secret>) -> Vec<ObjectRef<UserPool>> {
+    move |secret: PartialObjectMeta<Secret>| {
+        let (namespace, name) = (secret.namespace(), secret.name_any());
+        store
+            .state()
+            .iter()
+            .filter(|pool| {
+                pool.namespace() == namespace
+                    && pool
+                        .spec
+                        .triggers
+                        .used_sink()
+                        .is_some_and(|sink| sink.secret_ref.name == name)
+            })
+            .map(|pool| ObjectRef::from_obj(pool.as_ref()))
+            .collect()
+    }
 }
 
 async fn reconcile(pool: Arc<UserPool>, pctx: Arc<PoolContext>) -> Result<Action> {
