@@ -94,21 +94,9 @@ pub struct Trigger {
 /// The pre token generation trigger: a [`Trigger`] with the event version Cognito sends.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new(ONE_TARGET).message(ONE_TARGET_MESSAGE))]
 pub struct TokenTrigger {
-    /// ARN of your Lambda function (see `preSignUp.lambdaArn` for the tag it needs).
-    #[schemars(regex(
-        pattern = r"^arn:[\w+=/,.@-]+:lambda:[a-z0-9-]+:[0-9]{12}:function:[\w-]+(:[\w$-]+)?$"
-    ))]
-    pub lambda_arn: Option<String>,
-
-    /// Send this trigger's events to `spec.triggers.sink` instead.
-    #[serde(default)]
-    pub sink: bool,
-
-    /// Add the invoke permission for this pool (default true).
-    #[serde(default = "default_true")]
-    pub grant_invoke: bool,
+    #[serde(flatten)]
+    pub target: Trigger,
 
     /// Event version: `V1_0` (default; ID token claims and groups), `V2_0` (also access
     /// token claims and scopes) or `V3_0` (also machine-to-machine tokens). V2_0 and V3_0
@@ -231,8 +219,11 @@ impl Triggers {
             })
             .collect();
         if let Some(token) = &self.pre_token_generation
-            && let Some(target) =
-                target(token.lambda_arn.as_deref(), token.sink, token.grant_invoke)
+            && let Some(target) = target(
+                token.target.lambda_arn.as_deref(),
+                token.target.sink,
+                token.target.grant_invoke,
+            )
         {
             wired.push(Wired {
                 key: "PreTokenGenerationConfig",

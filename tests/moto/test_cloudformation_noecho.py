@@ -65,13 +65,19 @@ def ssm(client: Callable[[str], Any]) -> Any:
     return client("ssm")
 
 
-def test_describe_masks_a_no_echo_parameter_the_stack_still_uses(cfn: Any, ssm: Any) -> None:
+
+def _stack_with_secret(cfn: Any) -> str:
+    """A new stack of the test template whose NoEcho parameter holds SECRET; its name."""
     name = _name()
     cfn.create_stack(
         StackName=name,
         TemplateBody=_template(),
         Parameters=[{"ParameterKey": "SinkSecret", "ParameterValue": SECRET}],
     )
+    return name
+
+def test_describe_masks_a_no_echo_parameter_the_stack_still_uses(cfn: Any, ssm: Any) -> None:
+    name = _stack_with_secret(cfn)
     parameters, outputs = _described(cfn, name)
     assert parameters == {"SinkSecret": MASK, "SinkName": "sink"}
     assert _sink_secret(ssm, name) == SECRET
@@ -79,12 +85,7 @@ def test_describe_masks_a_no_echo_parameter_the_stack_still_uses(cfn: Any, ssm: 
 
 
 def test_an_update_with_a_new_value_applies_it_and_stays_masked(cfn: Any, ssm: Any) -> None:
-    name = _name()
-    cfn.create_stack(
-        StackName=name,
-        TemplateBody=_template(),
-        Parameters=[{"ParameterKey": "SinkSecret", "ParameterValue": SECRET}],
-    )
+    name = _stack_with_secret(cfn)
     cfn.update_stack(
         StackName=name,
         TemplateBody=_template(),
@@ -102,12 +103,7 @@ def test_an_update_with_a_new_value_applies_it_and_stays_masked(cfn: Any, ssm: A
 
 
 def test_use_previous_value_keeps_the_real_value_not_the_mask(cfn: Any, ssm: Any) -> None:
-    name = _name()
-    cfn.create_stack(
-        StackName=name,
-        TemplateBody=_template(),
-        Parameters=[{"ParameterKey": "SinkSecret", "ParameterValue": SECRET}],
-    )
+    name = _stack_with_secret(cfn)
     cfn.update_stack(
         StackName=name,
         TemplateBody=_template(),
@@ -144,12 +140,7 @@ def test_a_parameter_without_no_echo_is_shown(cfn: Any, no_echo: Any) -> None:
 
 
 def test_an_update_that_drops_no_echo_shows_the_value(cfn: Any) -> None:
-    name = _name()
-    cfn.create_stack(
-        StackName=name,
-        TemplateBody=_template(),
-        Parameters=[{"ParameterKey": "SinkSecret", "ParameterValue": SECRET}],
-    )
+    name = _stack_with_secret(cfn)
     cfn.update_stack(
         StackName=name,
         TemplateBody=_template(no_echo=False),
@@ -162,12 +153,7 @@ def test_an_update_that_drops_no_echo_shows_the_value(cfn: Any) -> None:
 def test_describe_change_set_masks_and_execution_uses_the_real_value(
     cfn: Any, ssm: Any
 ) -> None:
-    name = _name()
-    cfn.create_stack(
-        StackName=name,
-        TemplateBody=_template(),
-        Parameters=[{"ParameterKey": "SinkSecret", "ParameterValue": SECRET}],
-    )
+    name = _stack_with_secret(cfn)
     cfn.create_change_set(
         StackName=name,
         ChangeSetName="rotate",

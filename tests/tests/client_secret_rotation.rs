@@ -84,12 +84,9 @@ async fn session(pool: &EmulatorPool) -> (String, String) {
     )
 }
 
-fn request_rotation(t: &OperatorNamespace) {
-    let annotation = format!(
-        "{}={}",
-        cognito_crds::ROTATE_CLIENT_SECRETS_ANNOTATION,
-        Timestamp::now()
-    );
+/// Annotates the UserPool `s` with `key` = `value`.
+fn annotate(t: &OperatorNamespace, key: &str, value: &str) {
+    let annotation = format!("{key}={value}");
     kubectl(&[
         "annotate",
         "--overwrite",
@@ -101,6 +98,11 @@ fn request_rotation(t: &OperatorNamespace) {
     ])
     .run()
     .expect_success("annotate");
+}
+
+fn request_rotation(t: &OperatorNamespace) {
+    let now = Timestamp::now().to_string();
+    annotate(t, cognito_crds::ROTATE_CLIENT_SECRETS_ANNOTATION, &now);
 }
 
 #[tokio::test]
@@ -206,22 +208,8 @@ async fn a_secret_added_but_never_published_is_deleted() {
         .await
         .expect("AddUserPoolClientSecret");
     assert_eq!(listed_ids(&pool).await.len(), 2);
-    let annotation = format!(
-        "{}={}",
-        cognito_crds::RECONCILE_REQUEST_ANNOTATION,
-        Timestamp::now()
-    );
-    kubectl(&[
-        "annotate",
-        "--overwrite",
-        "-n",
-        t.name(),
-        "userpool",
-        "s",
-        &annotation,
-    ])
-    .run()
-    .expect_success("annotate");
+    let now = Timestamp::now().to_string();
+    annotate(&t, cognito_crds::RECONCILE_REQUEST_ANNOTATION, &now);
 
     until("the unpublished secret deleted", || async {
         listed_ids(&pool).await == [published.clone()]
@@ -237,21 +225,11 @@ async fn a_secret_added_but_never_published_is_deleted() {
 #[tokio::test]
 async fn a_rotation_request_in_the_future_is_refused() {
     let (t, pool) = OperatorNamespace::start_with_pool("rotate-future", &[], "s", &spec(60)).await;
-    let annotation = format!(
-        "{}=2999-01-01T00:00:00Z",
-        cognito_crds::ROTATE_CLIENT_SECRETS_ANNOTATION
+    annotate(
+        &t,
+        cognito_crds::ROTATE_CLIENT_SECRETS_ANNOTATION,
+        "2999-01-01T00:00:00Z",
     );
-    kubectl(&[
-        "annotate",
-        "--overwrite",
-        "-n",
-        t.name(),
-        "userpool",
-        "s",
-        &annotation,
-    ])
-    .run()
-    .expect_success("annotate");
     until("a Warning about the request", || async {
         t.ns.events().contains("RotationRequestRefused")
     })

@@ -67,6 +67,21 @@ async fn tenant_function(owner_namespace: Option<&str>) -> String {
     arn
 }
 
+/// The environment of the function `name`.
+async fn function_variables(name: &str) -> std::collections::HashMap<String, String> {
+    lambda()
+        .await
+        .get_function_configuration()
+        .function_name(name)
+        .send()
+        .await
+        .expect("GetFunctionConfiguration")
+        .environment()
+        .and_then(|e| e.variables())
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// The statements of `function`'s resource policy.
 async fn policy_statements(function: &str) -> Vec<Value> {
     match lambda()
@@ -145,18 +160,7 @@ async fn sink_triggers_get_a_forwarder_and_functions_a_permission_for_this_pool_
         );
     }
 
-    let configuration = lambda()
-        .await
-        .get_function_configuration()
-        .function_name(&forwarder)
-        .send()
-        .await
-        .expect("the forwarder");
-    let variables = configuration
-        .environment()
-        .and_then(|e| e.variables())
-        .cloned()
-        .unwrap_or_default();
+    let variables = function_variables(&forwarder).await;
     assert_eq!(
         variables.get("SINK_URL").map(String::as_str),
         Some("https://hooks.example.com/triggers")
@@ -206,17 +210,9 @@ async fn sink_triggers_get_a_forwarder_and_functions_a_permission_for_this_pool_
     // A new secret in the tenant's Secret reaches the forwarder (the operator watches it).
     t.ns.apply(&sink_secret_manifest(NEW_SECRET));
     until("the forwarder has the new secret", || async {
-        let configuration = lambda()
+        function_variables(&forwarder)
             .await
-            .get_function_configuration()
-            .function_name(&forwarder)
-            .send()
-            .await
-            .expect("the forwarder");
-        configuration
-            .environment()
-            .and_then(|e| e.variables())
-            .and_then(|v| v.get("SINK_SECRET"))
+            .get("SINK_SECRET")
             .is_some_and(|v| v == NEW_SECRET)
     })
     .await;
