@@ -26,6 +26,10 @@ the three actions, as AWS documents them:
 - ``SECRET_HASH`` (``InitiateAuth``, ``RespondToAuthChallenge``) is accepted with any
   active secret, as rotation needs; moto checks only its single one.
 
+Emulator control (like cognito_cfn.py's ``emulator/update-seconds``): a pool tagged
+``emulator/client-secret-age-days: "N"`` dates the first secret of each client created
+in it N days back, so a test sees a scheduled rotation fall due without waiting days.
+
 Not documented by AWS, chosen here: ``DescribeUserPoolClient``'s ``ClientSecret`` (and
 the CloudFormation ``Fn::GetAtt ... ClientSecret``) is the OLDEST active secret, so it
 changes to the new one once the old one is deleted.
@@ -250,6 +254,27 @@ def _list_response(self: CognitoIdpResponse) -> ActionResult:
     return ActionResult({"ClientSecrets": [s.descriptor() for s in kept]})
 
 
+#: Pool tag that backdates the first secret of its new clients (an emulator control).
+AGE_TAG = "emulator/client-secret-age-days"
+
+_create_client = CognitoIdpBackend.create_user_pool_client
+
+
+def _create_client_of_age(
+    self: CognitoIdpBackend,
+    user_pool_id: str,
+    generate_secret: bool,
+    extended_config: dict[str, str],
+) -> CognitoIdpUserPoolClient:
+    client = _create_client(self, user_pool_id, generate_secret, extended_config)
+    tags = self.describe_user_pool(user_pool_id).extended_config.get("UserPoolTags") or {}
+    days = float(tags.get(AGE_TAG) or 0)
+    kept = client_secrets(client)
+    if days and kept:
+        kept[0].created = _millis(kept[0].created - timedelta(days=days))
+    return client
+
+
 _check_secret_hash = cognitoidp_models.check_secret_hash
 
 
@@ -268,6 +293,7 @@ def _any_active_secret(
 
 
 CognitoIdpUserPoolClient.__init__ = _init_with_secret  # type: ignore[method-assign]
+CognitoIdpBackend.create_user_pool_client = _create_client_of_age  # type: ignore[method-assign]
 # moto's CognitoIdpResponse dispatches an action to the method named after it in
 # snake_case (BaseResponse.call_action), so defining the methods adds the actions; the
 # answers are serialized against botocore's model, which knows all three.

@@ -360,3 +360,18 @@ def test_no_secret_value_reaches_the_server_log(
     assert _SEEN
     for value in _SEEN + [CUSTOM]:
         assert value not in text
+
+
+def test_the_age_tag_backdates_the_first_secret_of_new_clients(idp: Any) -> None:
+    pool_id = idp.create_user_pool(
+        PoolName=f"aged-{uuid.uuid4().hex[:8]}",
+        UserPoolTags={"emulator/client-secret-age-days": "91"},
+    )["UserPool"]["Id"]
+    client_id, _ = _client(idp, pool_id)
+    (first,) = _listed(idp, pool_id, client_id)
+    age = datetime.now(timezone.utc) - first["ClientSecretCreateDate"]
+    assert timedelta(days=90) < age < timedelta(days=92)
+    # Secrets added later are dated when they are added.
+    _add(idp, pool_id, client_id)
+    newest = _listed(idp, pool_id, client_id)[-1]
+    assert datetime.now(timezone.utc) - newest["ClientSecretCreateDate"] < timedelta(minutes=5)

@@ -236,3 +236,42 @@ async fn a_rotation_request_in_the_future_is_refused() {
     .await;
     assert_eq!(listed_ids(&pool).await.len(), 1, "nothing was rotated");
 }
+
+#[tokio::test]
+async fn a_secret_older_than_its_interval_is_rotated_by_schedule_once() {
+    // The emulator dates the client's first secret 91 days back (an emulator control).
+    let spec = "  tags: {emulator/client-secret-age-days: '91'}\n  clients: [{name: backend, generateSecret: true, secretRotation: {intervalDays: 90}}]\n";
+    let (t, pool) = OperatorNamespace::start_with_pool("rotate-schedule", &[], "s", spec).await;
+    let rotated = poll("a scheduled rotation", TIMEOUT, || async {
+        let data = connection(&t).await;
+        text(&data, "backend.previousClientSecretId").map(|_| data)
+    })
+    .await;
+    let new_id = text(&rotated, "backend.clientSecretId").expect("new id");
+    assert_eq!(listed_ids(&pool).await.len(), 2);
+    let events = t.ns.events();
+    assert!(events.contains("intervalDays 90"), "{events}");
+
+    // The new secret is not due: another look at the pool rotates nothing.
+    let now = Timestamp::now().to_string();
+    annotate(&t, cognito_crds::RECONCILE_REQUEST_ANNOTATION, &now);
+    until("the request handled", || async {
+        t.pools
+            .get("s")
+            .await
+            .ok()
+            .and_then(|p| p.status)
+            .and_then(|s| s.last_handled_reconcile_at)
+            .is_some_and(|handled| handled == now)
+    })
+    .await;
+    assert_eq!(
+        text(&connection(&t).await, "backend.clientSecretId"),
+        Some(new_id)
+    );
+    assert_eq!(
+        listed_ids(&pool).await.len(),
+        2,
+        "still in its grace period"
+    );
+}
