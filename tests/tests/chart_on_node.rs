@@ -77,6 +77,24 @@ fn rollout(namespace: &str, name: &str) {
         .expect_success(&format!("rollout of {name}"));
 }
 
+/// Waits until the Service at `api_url` routes to a ready webhook-api. A finished
+/// rollout says the new pod is ready, not that kube-proxy has programmed its address
+/// yet: right after an upgrade the Service may still point at the pod that went away.
+async fn service_answers(api_url: &str) {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("HTTP client");
+    let url = format!("{api_url}/readyz");
+    wait::until("the webhook-api Service answers /readyz", || async {
+        http.get(&url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+}
+
 /// The images the pods of `deployment` run, as the kubelet reports them.
 async fn running_images(pods: &Api<Pod>, component: &str) -> Vec<String> {
     let selector = format!("app.kubernetes.io/component={component}");
@@ -239,6 +257,7 @@ async fn chart_runs_the_whole_flow_in_pods_on_the_node() {
         .expect("a ClusterIP");
     let api_url = format!("http://{cluster_ip}:80");
     let client_id = emulator.client_id.clone();
+    service_answers(&api_url).await;
     let me = sign_in_and_fetch(&emulator.pool_id, &client_id, &api_url, "ada@example.com").await;
     assert_eq!(claims(&me)["token_use"], "access", "{me}");
     let stack_id = pool.status.as_ref().and_then(|s| s.stack_id.clone());
@@ -312,6 +331,7 @@ async fn chart_runs_the_whole_flow_in_pods_on_the_node() {
         stack_id,
         "the upgrade re-created the stack"
     );
+    service_answers(&api_url).await;
     let me = sign_in_and_fetch(&emulator.pool_id, &client_id, &api_url, "bob@example.com").await;
     assert_eq!(claims(&me)["groups"], serde_json::json!(["admins"]), "{me}");
     assert_eq!(emulator.user_count().await, 2);
