@@ -4,7 +4,11 @@ use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{appuser::STANDARD_ATTRIBUTES, defaults::default_true};
+use crate::{
+    appuser::STANDARD_ATTRIBUTES,
+    defaults::default_true,
+    oauth::{ClientOAuth, RefreshTokenRotation},
+};
 
 /// An app client: the identity an application uses to sign users in.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -15,6 +19,9 @@ use crate::{appuser::STANDARD_ATTRIBUTES, defaults::default_true};
 #[x_kube(validation = Rule::new("!has(self.secretRotation) || self.generateSecret")
     .message("secretRotation needs generateSecret: true")
     .field_path(".secretRotation"))]
+#[x_kube(validation = Rule::new("!has(self.oauth) || !('client_credentials' in self.oauth.flows) || self.generateSecret")
+    .message("the client_credentials flow needs generateSecret: true (Cognito authenticates machines by their client secret)")
+    .field_path(".oauth.flows"))]
 #[x_kube(validation = Rule::new("self.explicitAuthFlows.exists(f, f == 'ALLOW_REFRESH_TOKEN_AUTH')")
     .message("explicitAuthFlows must include ALLOW_REFRESH_TOKEN_AUTH (Cognito requires it)")
     .field_path(".explicitAuthFlows"))]
@@ -74,6 +81,28 @@ pub struct AppClient {
     /// (the UserPool annotation `cognito.kubeauth.dev/rotate-client-secrets`), with the
     /// default grace period.
     pub secret_rotation: Option<SecretRotation>,
+
+    /// OAuth 2.0 settings, for the managed login pages and the token endpoint (needs
+    /// `spec.domain`). Unset: the client signs users in through the API only.
+    pub oauth: Option<ClientOAuth>,
+
+    /// Attributes the client may read from the user's profile. Unset: all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 50),
+        inner(regex(pattern = r"^(custom:)?[A-Za-z0-9_]{1,32}$"))
+    )]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub read_attributes: Option<Vec<String>>,
+
+    /// Rotate refresh tokens on each use. Unset: a refresh token is reused until it
+    /// expires.
+    pub refresh_token_rotation: Option<RefreshTokenRotation>,
+
+    /// Minutes a sign-in session (between challenges, such as MFA) stays valid, 3 to 15.
+    /// Unset: Cognito's default, 3.
+    #[schemars(range(min = 3, max = 15))]
+    pub auth_session_validity_minutes: Option<i32>,
 }
 
 /// When a client secret is replaced, and how long the old one stays valid. A rotation
@@ -133,6 +162,10 @@ impl AppClient {
             enable_token_revocation: true,
             write_attributes: None,
             secret_rotation: None,
+            oauth: None,
+            read_attributes: None,
+            refresh_token_rotation: None,
+            auth_session_validity_minutes: None,
         }
     }
 }

@@ -9,6 +9,8 @@
 pub mod app_client;
 pub mod appuser;
 mod defaults;
+pub mod oauth;
+pub mod pool_settings;
 pub mod triggers;
 pub mod user_provisioning;
 pub mod userpool;

@@ -10,6 +10,14 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::app_client::{AppClient, AuthFlow, SecretRotation, default_write_attributes};
 use crate::defaults::default_true;
+pub use crate::oauth::{
+    COGNITO_PROVIDER, ClientOAuth, CustomDomain, Domain, OAuthFlow, RefreshTokenRotation,
+    ResourceScope, ResourceServer,
+};
+pub use crate::pool_settings::{
+    EmailSender, EmailSettings, FeaturePlan, InvitationMessage, RecoveryMechanism,
+    ThreatProtection, VerifiableAttribute, VerificationMessage, VerificationStyle,
+};
 pub use crate::triggers::{Target, TokenEventVersion, Trigger, TriggerSink, Triggers};
 
 /// Desired state of a Cognito user pool.
@@ -47,6 +55,21 @@ pub use crate::triggers::{Target, TokenEventVersion, Trigger, TriggerSink, Trigg
 #[x_kube(validation = Rule::new("!(self.deletionPolicy == 'Delete' && self.deletionProtection)")
     .message("deletionProtection must be false when deletionPolicy is Delete")
     .field_path(".deletionProtection"))]
+#[x_kube(validation = Rule::new("self.threatProtection == 'Disabled' || (has(self.featurePlan) && self.featurePlan == 'Plus')")
+    .message("threatProtection Audit or Enforced needs featurePlan: Plus")
+    .field_path(".threatProtection"))]
+#[x_kube(validation = Rule::new("self.attributesRequireVerificationBeforeUpdate.all(a, a in self.autoVerifiedAttributes)")
+    .message("every attribute in attributesRequireVerificationBeforeUpdate must also be in autoVerifiedAttributes")
+    .field_path(".attributesRequireVerificationBeforeUpdate"))]
+#[x_kube(validation = Rule::new("!has(self.featurePlan) || self.featurePlan != 'Lite' || !has(self.domain) || self.domain.managedLoginVersion == 1")
+    .message("managed login (managedLoginVersion 2) needs featurePlan Essentials or Plus")
+    .field_path(".domain.managedLoginVersion"))]
+#[x_kube(validation = Rule::new("!has(self.featurePlan) || self.featurePlan != 'Lite' || !has(self.triggers.preTokenGeneration) || self.triggers.preTokenGeneration.eventVersion == 'V1_0'")
+    .message("preTokenGeneration eventVersion V2_0 and V3_0 need featurePlan Essentials or Plus")
+    .field_path(".triggers.preTokenGeneration.eventVersion"))]
+#[x_kube(validation = Rule::new("!has(self.accountRecovery) || !('admin_only' in self.accountRecovery) || self.accountRecovery.size() == 1")
+    .message("admin_only must be the only account recovery mechanism")
+    .field_path(".accountRecovery"))]
 pub struct UserPoolSpec {
     /// AWS region of the pool, for example `eu-west-1`. Defaults to the operator's region
     /// at creation (kept in `status.region`). Immutable.
@@ -92,6 +115,53 @@ pub struct UserPoolSpec {
     #[schemars(length(max = 20))]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
     pub clients: Vec<AppClient>,
+
+    /// Feature plan (`UserPoolTier`): `Lite`, `Essentials` or `Plus`. Unset: the plan
+    /// the pool has (Essentials for pools AWS creates today), never changed by the
+    /// operator, so that upgrading does not move an existing pool to another price.
+    pub feature_plan: Option<FeaturePlan>,
+
+    /// Threat protection (adaptive authentication and compromised-credentials checks):
+    /// `Disabled` (default), `Audit` or `Enforced`; needs `featurePlan: Plus`.
+    #[serde(default)]
+    pub threat_protection: ThreatProtection,
+
+    /// How Cognito sends e-mail. Unset: Cognito's own sender.
+    pub email: Option<EmailSettings>,
+
+    /// How users recover their account, in order of preference: `verified_email`,
+    /// `verified_phone_number`, or `admin_only` alone. Unset: Cognito's default.
+    #[schemars(length(min = 1, max = 2))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub account_recovery: Option<Vec<RecoveryMechanism>>,
+
+    /// The message that asks a user to verify an e-mail address or phone number.
+    pub verification_message: Option<VerificationMessage>,
+
+    /// The message a user created with a temporary password receives.
+    pub invitation_message: Option<InvitationMessage>,
+
+    /// Attributes Cognito verifies by sending a code when they are set or changed.
+    #[serde(default)]
+    #[schemars(length(max = 2))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub auto_verified_attributes: Vec<VerifiableAttribute>,
+
+    /// Attributes whose new value takes effect only once verified; until then the old
+    /// value stays (and keeps working for sign-in). A subset of `autoVerifiedAttributes`.
+    #[serde(default)]
+    #[schemars(length(max = 2))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub attributes_require_verification_before_update: Vec<VerifiableAttribute>,
+
+    /// The domain of the managed login pages and OAuth endpoints.
+    pub domain: Option<Domain>,
+
+    /// APIs the pool issues access tokens for, with their custom scopes.
+    #[serde(default)]
+    #[schemars(length(max = 25))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["identifier".into()]))]
+    pub resource_servers: Vec<ResourceServer>,
 
     /// Cognito triggers: each one goes to a Lambda function of yours or, through a
     /// forwarder function in the stack, to a webhook-api `/triggers` sink.
@@ -358,6 +428,12 @@ pub struct UserPoolStatus {
     #[serde(default)]
     pub clients: Vec<ClientStatus>,
 
+    /// Where the pool's OpenID Connect discovery document is served.
+    pub open_id_configuration_url: Option<String>,
+
+    /// The managed login pages and OAuth 2.0 endpoints, once `spec.domain` exists.
+    pub oauth_endpoints: Option<OAuthEndpoints>,
+
     /// Secret holding the connection details (pool id, client ids, issuer).
     pub connection_secret_name: Option<String>,
 
@@ -379,6 +455,24 @@ pub struct UserPoolStatus {
     /// handled: the stack was checked against AWS and repaired then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_at: Option<String>,
+}
+
+/// The URLs of a pool's domain.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuthEndpoints {
+    /// Base URL of the managed login pages.
+    pub base_url: String,
+    /// Authorization endpoint (`/oauth2/authorize`).
+    pub authorize_url: String,
+    /// Token endpoint (`/oauth2/token`).
+    pub token_url: String,
+    /// User-info endpoint (`/oauth2/userInfo`).
+    pub user_info_url: String,
+    /// Sign-out endpoint (`/logout`).
+    pub logout_url: String,
+    /// CloudFront distribution a custom domain's DNS record must point at.
+    pub cloud_front_distribution: Option<String>,
 }
 
 /// An app client's id.

@@ -11,7 +11,7 @@ use kube::{Api, ResourceExt, runtime::controller::Action};
 use super::{
     connection_secret::{self, Written},
     decide::{self, AfterCheck, CreateOnly, Phase, Step},
-    functions,
+    functions, oauth,
     placement::{self, Ownership},
     stack::{ObservedStack, StackBody, Stacks},
     template::{self, CreateOnlySettings, StackTemplate, TemplateInputs},
@@ -96,6 +96,14 @@ impl<'a> Reconciler<'a> {
             }
         }
         let spec = &self.pool.spec;
+        let dangling =
+            oauth::dangling_references(spec, &template::effective_clients(spec, &self.name));
+        if !dangling.is_empty() {
+            let message = format!("refused: {}", dangling.join("; "));
+            return self
+                .refuse(reasons::INVALID_SPEC, &message, Action::await_change())
+                .await;
+        }
         let desired_create_only = CreateOnlySettings::of(spec, &self.name);
         let mut revision = self.draft.status.pool_revision.unwrap_or(0);
         let applied_create_only = self
@@ -475,6 +483,7 @@ impl<'a> Reconciler<'a> {
             &mut self.draft.status,
             &stack.outputs,
             &template::effective_clients(&self.pool.spec, &self.name),
+            self.pool.spec.domain.as_ref(),
             &self.region,
             self.ctx.aws_endpoint(),
         ) {

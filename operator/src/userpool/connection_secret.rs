@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, time::Duration};
 use cognito_crds::{
     ROTATE_CLIENT_SECRETS_ANNOTATION, UserPool, UserPoolStatus,
     user_provisioning::{CognitoError, CognitoErrorKind},
-    userpool::{AppClient, ClientStatus},
+    userpool::{AppClient, ClientStatus, Domain},
 };
 use k8s_openapi::{ByteString, api::core::v1::Secret, jiff::Timestamp};
 use kube::{
@@ -17,7 +17,7 @@ use kube::{
 
 use super::{
     client_secrets::{self, CognitoSecret, Policy, Published, PublishedPair, Step},
-    template,
+    oauth, template,
 };
 use crate::{
     error::{Error, Result},
@@ -33,6 +33,7 @@ pub fn outputs_into_status(
     status: &mut UserPoolStatus,
     outputs: &BTreeMap<String, String>,
     clients: &[AppClient],
+    domain: Option<&Domain>,
     region: &str,
     aws_endpoint: Option<&str>,
 ) -> bool {
@@ -43,14 +44,21 @@ pub fn outputs_into_status(
         .get(template::OUTPUT_PROVIDER_URL)
         .cloned()
         .unwrap_or_else(|| format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}"));
-    // An endpoint override (an emulator) serves the keys itself.
-    let jwks_uri = match aws_endpoint {
-        Some(endpoint) => format!(
-            "{}/{pool_id}/.well-known/jwks.json",
-            endpoint.trim_end_matches('/')
-        ),
-        None => format!("{issuer}/.well-known/jwks.json"),
+    // An endpoint override (an emulator) serves the keys and discovery itself.
+    let well_known = match aws_endpoint {
+        Some(endpoint) => format!("{}/{pool_id}/.well-known", endpoint.trim_end_matches('/')),
+        None => format!("{issuer}/.well-known"),
     };
+    status.jwks_uri = Some(format!("{well_known}/jwks.json"));
+    status.open_id_configuration_url = Some(format!("{well_known}/openid-configuration"));
+    status.oauth_endpoints = domain.map(|domain| {
+        oauth::endpoints(
+            domain,
+            region,
+            aws_endpoint,
+            outputs.get(oauth::OUTPUT_CLOUD_FRONT).cloned(),
+        )
+    });
     status.clients = clients
         .iter()
         .filter_map(|c| {
@@ -63,7 +71,6 @@ pub fn outputs_into_status(
     status.user_pool_arn = outputs.get(template::OUTPUT_POOL_ARN).cloned();
     status.user_pool_id = Some(pool_id);
     status.issuer = Some(issuer);
-    status.jwks_uri = Some(jwks_uri);
     true
 }
 
@@ -121,11 +128,21 @@ pub async fn write(
     }
     let published_before = existing.and_then(|s| s.data).unwrap_or_default();
     let mut data = BTreeMap::from([("region".to_owned(), region.to_owned())]);
+    let endpoints = status.oauth_endpoints.as_ref();
     let fields = [
-        ("userPoolId", &status.user_pool_id),
-        ("userPoolArn", &status.user_pool_arn),
-        ("issuer", &status.issuer),
-        ("jwksUri", &status.jwks_uri),
+        ("userPoolId", status.user_pool_id.as_ref()),
+        ("userPoolArn", status.user_pool_arn.as_ref()),
+        ("issuer", status.issuer.as_ref()),
+        ("jwksUri", status.jwks_uri.as_ref()),
+        (
+            "openIdConfigurationUrl",
+            status.open_id_configuration_url.as_ref(),
+        ),
+        ("oauthBaseUrl", endpoints.map(|e| &e.base_url)),
+        ("authorizeUrl", endpoints.map(|e| &e.authorize_url)),
+        ("tokenUrl", endpoints.map(|e| &e.token_url)),
+        ("userInfoUrl", endpoints.map(|e| &e.user_info_url)),
+        ("logoutUrl", endpoints.map(|e| &e.logout_url)),
     ];
     for (key, value) in fields {
         if let Some(value) = value {
@@ -450,6 +467,7 @@ mod tests {
             &mut status,
             &BTreeMap::new(),
             &clients,
+            None,
             "eu-west-1",
             None
         ));
@@ -468,6 +486,7 @@ mod tests {
             &mut status,
             &outputs,
             &clients,
+            None,
             "eu-west-1",
             None
         ));
@@ -485,6 +504,7 @@ mod tests {
             &mut status,
             &outputs,
             &clients,
+            None,
             "eu-west-1",
             Some("http://127.0.0.1:5000/"),
         );

@@ -10,6 +10,7 @@ pub mod client_secrets;
 pub mod connection_secret;
 pub mod decide;
 pub mod functions;
+pub mod oauth;
 pub mod placement;
 pub mod stack;
 pub mod template;

@@ -7,9 +7,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::triggers::{self, TriggerInputs};
+use super::{
+    oauth,
+    triggers::{self, TriggerInputs},
+};
 use cognito_crds::userpool::{
-    AppClient, MfaMode, PoolDeletionPolicy, SchemaAttribute, UserPoolSpec, default_write_attributes,
+    AppClient, EmailSender, FeaturePlan, MfaMode, PoolDeletionPolicy, SchemaAttribute,
+    ThreatProtection, UserPoolSpec, VerificationStyle, default_write_attributes,
 };
 
 /// Output key of the pool id.
@@ -76,7 +80,7 @@ pub fn client_output_key(name: &str) -> String {
 
 /// A CloudFormation logical id (alphanumeric only) for a named thing; the hash suffix
 /// keeps `a-b` and `ab` apart.
-fn logical_id(kind: &str, name: &str) -> String {
+pub(super) fn logical_id(kind: &str, name: &str) -> String {
     let readable: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
     let digest = Sha256::digest(name.as_bytes());
     format!("{kind}{readable}{}", &hex::encode(digest)[..8])
@@ -114,14 +118,20 @@ pub fn render(spec: &UserPoolSpec, inputs: &TemplateInputs) -> StackTemplate {
         );
     }
 
-    for client in effective_clients(spec, inputs.default_client_name) {
-        let id = logical_id("Client", &client.name);
+    let clients = effective_clients(spec, inputs.default_client_name);
+    let clients: Vec<(String, &AppClient)> = clients
+        .iter()
+        .map(|client| (logical_id("Client", &client.name), client))
+        .collect();
+    for (id, client) in &clients {
         outputs.insert(
             client_output_key(&client.name),
             json!({ "Value": { "Ref": id } }),
         );
-        resources.insert(id, client_resource(&client, &pool_ref));
+        resources.insert(id.clone(), client_resource(client, spec, &pool_ref));
     }
+    resources.extend(oauth::resources(spec, &pool_ref, &clients));
+    outputs.extend(oauth::outputs(spec));
 
     resources.extend(triggers::resources(
         &spec.triggers,
@@ -166,7 +176,7 @@ fn pool_resource(spec: &UserPoolSpec, inputs: &TemplateInputs) -> Value {
             "TemporaryPasswordValidityDays": policy.temporary_password_validity_days,
         }},
         // Users are created by the operator and webhook-api, as in the seed.
-        "AdminCreateUserConfig": { "AllowAdminCreateUserOnly": true },
+        "AdminCreateUserConfig": admin_create_user_config(spec),
         "MfaConfiguration": match spec.mfa.mode {
             MfaMode::Disabled => "OFF",
             MfaMode::Optional => "OPTIONAL",
@@ -183,6 +193,7 @@ fn pool_resource(spec: &UserPoolSpec, inputs: &TemplateInputs) -> Value {
     if let Some(config) = triggers::lambda_config(&spec.triggers) {
         properties["LambdaConfig"] = config;
     }
+    add_pool_settings(&mut properties, spec);
     if !inputs.pool_tags.is_empty() {
         properties["UserPoolTags"] = json!(inputs.pool_tags);
     }
@@ -197,6 +208,98 @@ fn pool_resource(spec: &UserPoolSpec, inputs: &TemplateInputs) -> Value {
         "UpdateReplacePolicy": policy,
         "Properties": properties,
     })
+}
+
+fn admin_create_user_config(spec: &UserPoolSpec) -> Value {
+    let mut config = json!({ "AllowAdminCreateUserOnly": true });
+    if let Some(message) = &spec.invitation_message {
+        config["InviteMessageTemplate"] = present([
+            ("EmailSubject", &message.email_subject),
+            ("EmailMessage", &message.email_message),
+            ("SMSMessage", &message.sms_message),
+        ]);
+    }
+    config
+}
+
+/// The pool-wide settings. Each is rendered only when the spec sets it, so a pool whose
+/// spec is silent keeps what Cognito has (a plan, say, that AWS chose at creation).
+fn add_pool_settings(properties: &mut Value, spec: &UserPoolSpec) {
+    if let Some(plan) = spec.feature_plan {
+        properties["UserPoolTier"] = json!(match plan {
+            FeaturePlan::Lite => "LITE",
+            FeaturePlan::Essentials => "ESSENTIALS",
+            FeaturePlan::Plus => "PLUS",
+        });
+        // Only Plus has the add-on; said explicitly there, so that turning it off is a
+        // change CloudFormation sends.
+        if plan == FeaturePlan::Plus {
+            properties["UserPoolAddOns"] = json!({
+                "AdvancedSecurityMode": match spec.threat_protection {
+                    ThreatProtection::Disabled => "OFF",
+                    ThreatProtection::Audit => "AUDIT",
+                    ThreatProtection::Enforced => "ENFORCED",
+                },
+            });
+        }
+    }
+    if let Some(email) = &spec.email {
+        let mut config = present([
+            ("SourceArn", &email.source_arn),
+            ("From", &email.from),
+            ("ReplyToEmailAddress", &email.reply_to_address),
+            ("ConfigurationSet", &email.configuration_set),
+        ]);
+        config["EmailSendingAccount"] = json!(match email.sender {
+            EmailSender::Cognito => "COGNITO_DEFAULT",
+            EmailSender::Ses => "DEVELOPER",
+        });
+        properties["EmailConfiguration"] = config;
+    }
+    if let Some(mechanisms) = &spec.account_recovery {
+        let mechanisms: Vec<Value> = mechanisms
+            .iter()
+            .zip(1..)
+            .map(|(name, priority)| json!({ "Name": name, "Priority": priority }))
+            .collect();
+        properties["AccountRecoverySetting"] = json!({ "RecoveryMechanisms": mechanisms });
+    }
+    if let Some(message) = &spec.verification_message {
+        let mut template = present([
+            ("EmailSubject", &message.email_subject),
+            ("EmailMessage", &message.email_message),
+            ("EmailSubjectByLink", &message.email_subject_by_link),
+            ("EmailMessageByLink", &message.email_message_by_link),
+            ("SmsMessage", &message.sms_message),
+        ]);
+        template["DefaultEmailOption"] = json!(match message.default_email_option {
+            VerificationStyle::Code => "CONFIRM_WITH_CODE",
+            VerificationStyle::Link => "CONFIRM_WITH_LINK",
+        });
+        properties["VerificationMessageTemplate"] = template;
+    }
+    if !spec.auto_verified_attributes.is_empty() {
+        properties["AutoVerifiedAttributes"] = json!(spec.auto_verified_attributes);
+    }
+    if !spec
+        .attributes_require_verification_before_update
+        .is_empty()
+    {
+        properties["UserAttributeUpdateSettings"] = json!({
+            "AttributesRequireVerificationBeforeUpdate":
+                spec.attributes_require_verification_before_update,
+        });
+    }
+}
+
+/// An object of the entries whose value is set.
+fn present<const N: usize>(entries: [(&str, &Option<String>); N]) -> Value {
+    Value::Object(
+        entries
+            .into_iter()
+            .filter_map(|(key, value)| Some((key.to_owned(), json!(value.as_ref()?))))
+            .collect(),
+    )
 }
 
 fn schema_attribute(attribute: &SchemaAttribute) -> Value {
@@ -220,30 +323,31 @@ fn schema_attribute(attribute: &SchemaAttribute) -> Value {
     value
 }
 
-fn client_resource(client: &AppClient, pool_ref: &Value) -> Value {
-    json!({
-        "Type": "AWS::Cognito::UserPoolClient",
-        "Properties": {
-            "UserPoolId": pool_ref,
-            "ClientName": client.name,
-            "GenerateSecret": client.generate_secret,
-            "ExplicitAuthFlows": client.explicit_auth_flows,
-            "AccessTokenValidity": client.access_token_validity_minutes,
-            "IdTokenValidity": client.id_token_validity_minutes,
-            "RefreshTokenValidity": client.refresh_token_validity_days,
-            "TokenValidityUnits": {
-                "AccessToken": "minutes",
-                "IdToken": "minutes",
-                "RefreshToken": "days",
-            },
-            "EnableTokenRevocation": client.enable_token_revocation,
-            "PreventUserExistenceErrors": "ENABLED",
-            "WriteAttributes": match &client.write_attributes {
-                Some(listed) => json!(listed),
-                None => json!(default_write_attributes()),
-            },
+fn client_resource(client: &AppClient, spec: &UserPoolSpec, pool_ref: &Value) -> Value {
+    let mut properties = json!({
+        "UserPoolId": pool_ref,
+        "ClientName": client.name,
+        "GenerateSecret": client.generate_secret,
+        "ExplicitAuthFlows": client.explicit_auth_flows,
+        "AccessTokenValidity": client.access_token_validity_minutes,
+        "IdTokenValidity": client.id_token_validity_minutes,
+        "RefreshTokenValidity": client.refresh_token_validity_days,
+        "TokenValidityUnits": {
+            "AccessToken": "minutes",
+            "IdToken": "minutes",
+            "RefreshToken": "days",
         },
-    })
+        "EnableTokenRevocation": client.enable_token_revocation,
+        "PreventUserExistenceErrors": "ENABLED",
+        "WriteAttributes": match &client.write_attributes {
+            Some(listed) => json!(listed),
+            None => json!(default_write_attributes()),
+        },
+    });
+    if let Some(object) = properties.as_object_mut() {
+        object.extend(oauth::client_properties(client, spec));
+    }
+    json!({ "Type": "AWS::Cognito::UserPoolClient", "Properties": properties })
 }
 
 /// The settings Cognito cannot change on an existing pool or client.
@@ -395,6 +499,40 @@ mod tests {
         body["Resources"]["TriggerForwarder"]["Properties"]["Code"]["ZipFile"] =
             json!("<forwarder.py>");
         insta::assert_json_snapshot!(crate::canonical_json::sorted(body));
+    }
+
+    #[test]
+    fn web_app_spec() {
+        let spec = spec(
+            r#"
+            featurePlan: Plus
+            threatProtection: Audit
+            email: {sender: SES, sourceArn: "arn:aws:ses:eu-west-1:123456789012:identity/shop.example", from: "Shop <no-reply@shop.example>", configurationSet: shop}
+            accountRecovery: [verified_email, verified_phone_number]
+            verificationMessage: {defaultEmailOption: Link, emailSubjectByLink: Verify, emailMessageByLink: "{##Verify your address##}"}
+            invitationMessage: {emailSubject: Welcome, emailMessage: "Hello {username}, your code is {####}"}
+            autoVerifiedAttributes: [email]
+            attributesRequireVerificationBeforeUpdate: [email]
+            domain: {prefix: shop-login, managedLoginVersion: 2}
+            resourceServers:
+              - {identifier: orders, name: Orders, scopes: [{name: read, description: Read orders}]}
+            clients:
+              - name: web
+                readAttributes: [email, name]
+                refreshTokenRotation: {retryGracePeriodSeconds: 10}
+                authSessionValidityMinutes: 5
+                oauth:
+                  flows: [code]
+                  scopes: [openid, email, orders/read]
+                  callbackUrls: ["https://shop.example/callback", "http://localhost:3000/callback"]
+                  logoutUrls: ["https://shop.example/"]
+                  defaultRedirectUri: "https://shop.example/callback"
+              - name: machine
+                generateSecret: true
+                oauth: {flows: [client_credentials], scopes: [orders/read]}
+            "#,
+        );
+        insta::assert_json_snapshot!(crate::canonical_json::sorted(render(&spec, &INPUTS).body));
     }
 
     #[test]
