@@ -251,6 +251,111 @@ const INVALID: &[(&str, &str, &str)] = &[
         "kind: UserPool\nspec: {triggers: {preTokenGeneration: {lambdaArn: 'arn:aws:lambda:us-east-1:123456789012:function:f', eventVersion: V4_0}}}",
         "spec.triggers.preTokenGeneration.eventVersion",
     ),
+    (
+        "threat protection without the Plus plan",
+        "kind: UserPool\nspec: {featurePlan: Essentials, threatProtection: Enforced}",
+        "needs featurePlan: Plus",
+    ),
+    (
+        "SES sender without an identity",
+        "kind: UserPool\nspec: {email: {sender: SES}}",
+        "spec.email.sourceArn",
+    ),
+    (
+        "From address with Cognito's sender",
+        "kind: UserPool\nspec: {email: {from: a@shop.example}}",
+        "spec.email.from",
+    ),
+    (
+        "admin_only recovery with another mechanism",
+        "kind: UserPool\nspec: {accountRecovery: [admin_only, verified_email]}",
+        "spec.accountRecovery",
+    ),
+    (
+        "verification message without a code",
+        "kind: UserPool\nspec: {verificationMessage: {emailMessage: 'Welcome aboard'}}",
+        "spec.verificationMessage.emailMessage",
+    ),
+    (
+        "invitation without the user name",
+        "kind: UserPool\nspec: {invitationMessage: {emailMessage: 'Your code: {####}'}}",
+        "spec.invitationMessage.emailMessage",
+    ),
+    (
+        "verification before update of an attribute not auto-verified",
+        "kind: UserPool\nspec: {attributesRequireVerificationBeforeUpdate: [email]}",
+        "spec.attributesRequireVerificationBeforeUpdate",
+    ),
+    (
+        "V2 token events on the Lite plan",
+        "kind: UserPool\nspec: {featurePlan: Lite, triggers: {preTokenGeneration: {lambdaArn: 'arn:aws:lambda:us-east-1:123456789012:function:f', eventVersion: V2_0}}}",
+        "spec.triggers.preTokenGeneration.eventVersion",
+    ),
+    (
+        "managed login on the Lite plan",
+        "kind: UserPool\nspec: {featurePlan: Lite, domain: {prefix: shop, managedLoginVersion: 2}}",
+        "spec.domain.managedLoginVersion",
+    ),
+    (
+        "reserved word in a domain prefix",
+        "kind: UserPool\nspec: {domain: {prefix: my-cognito-login}}",
+        "spec.domain.prefix",
+    ),
+    (
+        "domain prefix with capitals",
+        "kind: UserPool\nspec: {domain: {prefix: Shop}}",
+        "spec.domain.prefix",
+    ),
+    (
+        "custom domain with a certificate outside us-east-1",
+        "kind: UserPool\nspec: {domain: {custom: {name: auth.shop.example, certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc'}}}",
+        "spec.domain.custom.certificateArn",
+    ),
+    (
+        "client_credentials with another flow",
+        "kind: UserPool\nspec: {clients: [{name: m, generateSecret: true, oauth: {flows: [client_credentials, code], scopes: [orders/read], callbackUrls: ['https://a.example/cb']}}]}",
+        "cannot be combined",
+    ),
+    (
+        "client_credentials without a secret",
+        "kind: UserPool\nspec: {clients: [{name: m, oauth: {flows: [client_credentials], scopes: [orders/read]}}]}",
+        "needs generateSecret: true",
+    ),
+    (
+        "client_credentials with a user scope",
+        "kind: UserPool\nspec: {clients: [{name: m, generateSecret: true, oauth: {flows: [client_credentials], scopes: [openid]}}]}",
+        "only resource-server scopes",
+    ),
+    (
+        "code flow without a callback URL",
+        "kind: UserPool\nspec: {clients: [{name: web, oauth: {flows: [code], scopes: [openid]}}]}",
+        "spec.clients[0].oauth.callbackUrls",
+    ),
+    (
+        "plain-HTTP callback URL off the local host",
+        "kind: UserPool\nspec: {clients: [{name: web, oauth: {flows: [code], scopes: [openid], callbackUrls: ['http://shop.example/cb']}}]}",
+        "spec.clients[0].oauth.callbackUrls[0]",
+    ),
+    (
+        "callback URL with a fragment",
+        "kind: UserPool\nspec: {clients: [{name: web, oauth: {flows: [code], scopes: [openid], callbackUrls: ['https://shop.example/cb#top']}}]}",
+        "spec.clients[0].oauth.callbackUrls[0]",
+    ),
+    (
+        "default redirect outside the callback URLs",
+        "kind: UserPool\nspec: {clients: [{name: web, oauth: {flows: [code], scopes: [openid], callbackUrls: ['https://shop.example/cb'], defaultRedirectUri: 'https://shop.example/other'}}]}",
+        "spec.clients[0].oauth.defaultRedirectUri",
+    ),
+    (
+        "email scope without openid",
+        "kind: UserPool\nspec: {clients: [{name: web, oauth: {flows: [code], scopes: [email], callbackUrls: ['https://shop.example/cb']}}]}",
+        "need the openid scope",
+    ),
+    (
+        "resource server scope with a slash",
+        "kind: UserPool\nspec: {resourceServers: [{identifier: orders, scopes: [{name: a/b, description: d}]}]}",
+        "spec.resourceServers[0].scopes[0].name",
+    ),
 ];
 
 #[test]
@@ -322,6 +427,39 @@ fn create_only_fields_cannot_change() {
             "{field}: {refusal}"
         );
     }
+}
+
+#[test]
+fn app_schemes_and_local_http_are_valid_callback_urls() {
+    let ns = TestNamespace::create("crd-oauth");
+    let pool = manifest(
+        "UserPool",
+        "web",
+        "  domain: {prefix: shop-login}\n  clients: [{name: web, oauth: {flows: [code], scopes: [openid, email], callbackUrls: ['https://shop.example/cb', 'http://localhost:3000/cb', 'http://[::1]/cb', 'myapp://callback', 'httpx://x']}}]\n",
+    );
+    ns.try_apply(&pool).expect_success("create");
+}
+
+#[test]
+fn a_domain_is_not_renamed_in_place() {
+    let ns = TestNamespace::create("crd-domain");
+    let pool = |prefix: &str| {
+        manifest(
+            "UserPool",
+            "p",
+            &format!("  domain: {{prefix: {prefix}}}\n"),
+        )
+    };
+    ns.try_apply(&pool("shop-login")).expect_success("create");
+    let refusal = ns
+        .try_apply(&pool("shop-signin"))
+        .expect_failure("rename the prefix");
+    assert!(refusal.contains("cannot be renamed in place"), "{refusal}");
+    // Removing the domain, then adding the new one, is the way.
+    ns.try_apply(&manifest("UserPool", "p", "  groups: []\n"))
+        .expect_success("remove the domain");
+    ns.try_apply(&pool("shop-signin"))
+        .expect_success("the new prefix");
 }
 
 #[test]
