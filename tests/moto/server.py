@@ -31,6 +31,7 @@ import cognito_cfn  # noqa: E402,F401  (import = registration, before any reques
 import cognito_clients  # noqa: E402,F401  (import = patch, before any request)
 import cognito_client_secrets  # noqa: E402,F401  (import = patch, before any request)
 import cognito_resources  # noqa: E402,F401  (import = registration and patch, before any request)
+import cognito_oauth_clients  # noqa: E402,F401  (import = patch, before any request)
 import cloudformation_noecho  # noqa: E402,F401  (import = patch, before any request)
 
 DEFAULT_PORT = 5055
