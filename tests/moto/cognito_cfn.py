@@ -396,14 +396,10 @@ class CognitoUserPoolClientResource(_CognitoResource, CloudFormationModel):
         return pool_id, client.id
 
     def _update_in_place(self, backend: CognitoIdpBackend, props: dict[str, Any]) -> None:
-        client = self._client()
-        # UpdateUserPoolClient resets what it is not given; moto's merges, so
-        # start again from moto's defaults for a fresh client.
-        name = props.get("ClientName") or client.extended_config.get("ClientName")
-        fresh = CognitoIdpUserPoolClient(
-            client.user_pool_id, client.generate_secret, self._config(name, props)
-        )
-        client.extended_config = fresh.extended_config
+        # UpdateUserPoolClient, as AWS's CloudFormation calls it: it checks the settings
+        # and resets what it is not given (cognito_oauth_clients.py makes moto's do both).
+        name = props.get("ClientName") or self._client().extended_config.get("ClientName")
+        backend.update_user_pool_client(self.pool_id, self.resource_id, self._config(name, props))
 
     @staticmethod
     def _delete_by_id(backend: CognitoIdpBackend, pool_id: str, resource_id: str) -> None:
