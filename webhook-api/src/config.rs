@@ -6,7 +6,11 @@ use std::{collections::BTreeSet, net::SocketAddr, path::PathBuf, time::Duration}
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use crate::{policy::RoutePolicy, pools::PoolConfig, token::TokenUse};
+use crate::{
+    policy::{Callers, RoutePolicy},
+    pools::PoolConfig,
+    token::TokenUse,
+};
 
 /// Cognito JWT gate, server-side sign-up, forward-auth and trigger sink.
 #[derive(Debug, Clone, clap::Parser)]
@@ -206,6 +210,26 @@ pub struct RoutePolicies {
     /// `GET /auth`: id tokens by default, so the e-mail header can be filled.
     #[serde(default = "RoutePolicies::default_forward_auth")]
     pub forward_auth: RoutePolicy,
+    /// `GET /api/machine`: access tokens of app clients on their own.
+    #[serde(
+        default = "RoutePolicies::default_machine",
+        deserialize_with = "machine_policy"
+    )]
+    pub machine: RoutePolicy,
+}
+
+/// The machine route's policy as written, with `caller: machine` unless it says
+/// otherwise: the default of the other routes (`user`) would lock out the very callers
+/// this route is for.
+fn machine_policy<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<RoutePolicy, D::Error> {
+    let mut written = serde_yaml_ng::Mapping::deserialize(deserializer)?;
+    written
+        .entry("caller".into())
+        .or_insert_with(|| "machine".into());
+    RoutePolicy::deserialize(serde_yaml_ng::Value::Mapping(written))
+        .map_err(serde::de::Error::custom)
 }
 
 impl RoutePolicies {
@@ -216,6 +240,36 @@ impl RoutePolicies {
     fn default_forward_auth() -> RoutePolicy {
         RoutePolicy::new(TokenUse::Id)
     }
+
+    fn default_machine() -> RoutePolicy {
+        RoutePolicy {
+            caller: Callers::Machine,
+            ..RoutePolicy::new(TokenUse::Access)
+        }
+    }
+
+    /// Refuses routes no token could pass, and an `/api/me` for machines.
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.api.caller != Callers::User {
+            return Err(ConfigError::Invalid(
+                "routes.api.caller must be user: /api/me answers who the signed-in user is \
+                 (app clients have /api/machine)"
+                    .into(),
+            ));
+        }
+        for (name, policy) in [
+            ("forwardAuth", &self.forward_auth),
+            ("machine", &self.machine),
+        ] {
+            if policy.caller == Callers::Machine && policy.token_use == TokenUse::Id {
+                return Err(ConfigError::Invalid(format!(
+                    "routes.{name}: caller machine needs tokenUse access (an app client on \
+                     its own gets no id token)"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for RoutePolicies {
@@ -223,6 +277,7 @@ impl Default for RoutePolicies {
         Self {
             api: Self::default_api(),
             forward_auth: Self::default_forward_auth(),
+            machine: Self::default_machine(),
         }
     }
 }
@@ -259,7 +314,7 @@ impl Settings {
                 )));
             }
         }
-        Ok(())
+        self.routes.validate()
     }
 }
 
@@ -323,6 +378,53 @@ revokedOriginJtis: [jti-1]
         assert_eq!(settings.routes.api.token_use, TokenUse::Access);
         assert_eq!(settings.routes.forward_auth.token_use, TokenUse::Id);
         assert!(settings.routes.api.required_groups.is_empty());
+    }
+
+    #[test]
+    fn the_machine_route_admits_app_clients_by_default() {
+        let defaults = Settings::parse("pools: []").expect("parses").routes;
+        assert_eq!(defaults.machine.caller, Callers::Machine);
+        assert_eq!(defaults.machine.token_use, TokenUse::Access);
+        assert!(defaults.machine.required_scopes.is_empty());
+        assert_eq!(defaults.api.caller, Callers::User);
+        assert_eq!(defaults.forward_auth.caller, Callers::User);
+
+        // A machine route written without `caller` still admits app clients.
+        let configured = Settings::parse(
+            "routes:\n  machine: {tokenUse: access, requiredScopes: [orders/read]}\n  forwardAuth: {tokenUse: access, caller: any}\n",
+        )
+        .expect("parses");
+        assert!(configured.validate().is_ok());
+        assert_eq!(configured.routes.machine.caller, Callers::Machine);
+        assert_eq!(configured.routes.machine.required_scopes, ["orders/read"]);
+        assert_eq!(configured.routes.forward_auth.caller, Callers::Any);
+        let both =
+            Settings::parse("routes: {machine: {tokenUse: access, caller: any}}").expect("parses");
+        assert_eq!(both.routes.machine.caller, Callers::Any);
+    }
+
+    #[test]
+    fn refuses_routes_no_token_could_pass_and_a_machine_me() {
+        for refused in [
+            "routes: {api: {tokenUse: access, caller: machine}}",
+            "routes: {api: {tokenUse: access, caller: any}}",
+            // forwardAuth defaults to id tokens, which no app client gets on its own.
+            "routes: {forwardAuth: {tokenUse: id, caller: machine}}",
+            "routes: {machine: {tokenUse: id}}",
+        ] {
+            let settings = Settings::parse(refused).expect("parses");
+            assert!(
+                matches!(settings.validate(), Err(ConfigError::Invalid(_))),
+                "{refused}"
+            );
+        }
+        for malformed in [
+            "routes: {machine: {tokenUse: access, caller: robot}}",
+            "routes: {machine: {tokenUse: access, scopes: [orders/read]}}",
+            "routes: {machine: [tokenUse]}",
+        ] {
+            assert!(Settings::parse(malformed).is_err(), "{malformed}");
+        }
     }
 
     #[test]

@@ -10,8 +10,8 @@
 //! Around it:
 //! - [`pools`] and [`discovery`]: which pools are trusted, from [`config`] or from
 //!   `UserPool` objects in the cluster;
-//! - [`state`]: what handlers share; [`routes`]: `/signup`, `/api/me`, `/auth`
-//!   (forward-auth), `/triggers` and probes, assembled by [`app`], and `/metrics` on
+//! - [`state`]: what handlers share; [`routes`]: `/signup`, `/api/me`, `/api/machine`,
+//!   `/auth` (forward-auth), `/triggers` and probes, assembled by [`app`], and `/metrics` on
 //!   a listener of its own ([`metrics_app`]);
 //! - [`server`]: the accept loop with its header deadline and connection cap.
 #![forbid(unsafe_code)]

@@ -1,6 +1,6 @@
 //! What a route requires of a token, and the check of a signature-verified token's
 //! claims against its pool and the route: issuer, the pools the route accepts, token
-//! use, client, times, revocation, then groups and scopes. `exp` and `nbf` allow a clock
+//! use, client, times, revocation, then the kind of caller, groups and scopes. `exp` and `nbf` allow a clock
 //! skew for clocks that disagree slightly.
 
 use std::collections::BTreeSet;
@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::{
     pools::TrustedPool,
-    token::{InvalidToken, TokenClaims, TokenUse},
+    token::{Caller, InvalidToken, TokenClaims, TokenUse},
 };
 
 /// What a route requires of a token.
@@ -22,6 +22,9 @@ pub struct RoutePolicy {
     #[serde(default)]
     pub pools: Vec<String>,
     pub token_use: TokenUse,
+    /// Who may call: signed-in users (the default), app clients on their own, or both.
+    #[serde(default)]
+    pub caller: Callers,
     /// Every one of these must be in `cognito:groups`.
     #[serde(default)]
     pub required_groups: Vec<String>,
@@ -34,6 +37,7 @@ impl RoutePolicy {
     pub fn new(token_use: TokenUse) -> Self {
         Self {
             token_use,
+            caller: Callers::User,
             required_groups: Vec::new(),
             required_scopes: Vec::new(),
             pools: Vec::new(),
@@ -56,9 +60,34 @@ impl RoutePolicy {
     }
 }
 
+/// Which callers a route admits. Users by default: a route written for people must not
+/// start answering app clients because a client got a token of its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Callers {
+    #[default]
+    User,
+    Machine,
+    Any,
+}
+
+impl Callers {
+    pub fn admit(self, caller: Caller<'_>) -> Result<(), Insufficient> {
+        match (self, caller) {
+            (Self::User, Caller::Machine(_)) => Err(Insufficient::MachineCaller),
+            (Self::Machine, Caller::User(_)) => Err(Insufficient::UserCaller),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Why a valid token is not enough for the route (403).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Insufficient {
+    #[error("this route needs a signed-in user; machine tokens are refused")]
+    MachineCaller,
+    #[error("this route is for app clients; user tokens are refused")]
+    UserCaller,
     #[error("a required group is missing")]
     MissingGroup,
     #[error("a required scope is missing")]
@@ -78,7 +107,8 @@ pub enum VerifyError {
 }
 
 /// Everything about a signature-verified token that does not involve keys: issuer,
-/// token use, client, times, revocation, then the route's groups and scopes.
+/// token use, client, times, revocation, who it speaks for, then the route's kind of
+/// caller, groups and scopes.
 pub fn check_claims(
     claims: &TokenClaims,
     pool: Option<&TrustedPool>,
@@ -116,6 +146,11 @@ pub fn check_claims(
     {
         return Err(InvalidToken::Revoked.into());
     }
+    // Before groups and scopes: "machine tokens are refused" says more to a client than
+    // "a required group is missing" would.
+    policy
+        .caller
+        .admit(claims.caller().ok_or(InvalidToken::NoCaller)?)?;
     if !policy
         .required_groups
         .iter()
@@ -170,6 +205,22 @@ mod tests {
         }
     }
 
+    /// A client_credentials access token: no user, `sub` = `client_id`, custom scopes.
+    fn machine_claims() -> TokenClaims {
+        TokenClaims {
+            sub: "client-a".into(),
+            username: None,
+            groups: Vec::new(),
+            scope: Some("orders/read".into()),
+            origin_jti: None,
+            ..access_claims()
+        }
+    }
+
+    fn route(caller: Callers) -> RoutePolicy {
+        RoutePolicy { caller, ..access() }
+    }
+
     fn check(claims: &TokenClaims, policy: &RoutePolicy) -> Result<(), VerifyError> {
         check_claims(
             claims,
@@ -212,6 +263,7 @@ mod tests {
         id.token_use = TokenUse::Id;
         id.client_id = None;
         id.aud = Some(Audience::One("client-a".into()));
+        id.cognito_username = id.username.take();
         assert_eq!(check(&id, &RoutePolicy::new(TokenUse::Id)), Ok(()));
 
         // An access token's aud does not stand in for client_id.
@@ -314,5 +366,73 @@ mod tests {
             check(&access_claims(), &policy),
             Err(Insufficient::MissingScope.into())
         );
+    }
+
+    #[test]
+    fn each_route_admits_its_kind_of_caller() {
+        let (user, machine) = (access_claims(), machine_claims());
+        let forbidden = |reason: Insufficient| Err(VerifyError::Forbidden(reason));
+        assert_eq!(check(&user, &route(Callers::User)), Ok(()));
+        assert_eq!(
+            check(&machine, &route(Callers::User)),
+            forbidden(Insufficient::MachineCaller)
+        );
+        assert_eq!(check(&machine, &route(Callers::Machine)), Ok(()));
+        assert_eq!(
+            check(&user, &route(Callers::Machine)),
+            forbidden(Insufficient::UserCaller)
+        );
+        assert_eq!(check(&user, &route(Callers::Any)), Ok(()));
+        assert_eq!(check(&machine, &route(Callers::Any)), Ok(()));
+
+        // The kind of caller is judged before groups: the more useful refusal.
+        let mut staff_only = route(Callers::User);
+        staff_only.required_groups = vec!["admins".into()];
+        assert_eq!(
+            check(&machine, &staff_only),
+            forbidden(Insufficient::MachineCaller)
+        );
+    }
+
+    #[test]
+    fn a_machine_route_checks_scopes_like_any_other() {
+        let mut policy = route(Callers::Machine);
+        policy.required_scopes = vec!["orders/read".into()];
+        assert_eq!(check(&machine_claims(), &policy), Ok(()));
+        policy.required_scopes.push("orders/write".into());
+        assert_eq!(
+            check(&machine_claims(), &policy),
+            Err(Insufficient::MissingScope.into())
+        );
+    }
+
+    #[test]
+    fn a_token_that_names_no_caller_passes_nowhere() {
+        let mut stray = machine_claims();
+        stray.sub = "sub-1".into();
+        for callers in [Callers::User, Callers::Machine, Callers::Any] {
+            assert_eq!(
+                check(&stray, &route(callers)),
+                Err(InvalidToken::NoCaller.into()),
+                "{callers:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn routes_admit_users_unless_configured_otherwise() {
+        let parse = |yaml: &str| serde_yaml_ng::from_str::<RoutePolicy>(yaml);
+        let default = parse("tokenUse: access").expect("parses");
+        assert_eq!(default, access());
+        assert_eq!(default.caller, Callers::User);
+        for (text, callers) in [
+            ("user", Callers::User),
+            ("machine", Callers::Machine),
+            ("any", Callers::Any),
+        ] {
+            let policy = parse(&format!("{{tokenUse: access, caller: {text}}}")).expect("parses");
+            assert_eq!(policy.caller, callers);
+        }
+        assert!(parse("{tokenUse: access, caller: service}").is_err());
     }
 }

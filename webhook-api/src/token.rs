@@ -58,13 +58,33 @@ pub enum Audience {
     Many(Vec<String>),
 }
 
+/// Who a token speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller<'a> {
+    /// A signed-in user, by user name.
+    User(&'a str),
+    /// An app client on its own (OAuth `client_credentials`), by client id.
+    Machine(&'a str),
+}
+
 impl TokenClaims {
-    /// `username` of access tokens, `cognito:username` of id tokens.
-    pub fn user_name(&self) -> &str {
-        self.username
-            .as_deref()
-            .or(self.cognito_username.as_deref())
-            .unwrap_or(&self.sub)
+    /// The one rule for who a token speaks for. Cognito names the user in every token a
+    /// user signs in for (`username` in access tokens, `cognito:username` in id tokens);
+    /// a `client_credentials` access token names no user and has the client id as
+    /// `sub`. A token that fits neither is `None`: nothing Cognito issues, so it must not
+    /// pass as either (the `sub` is no user name).
+    pub fn caller(&self) -> Option<Caller<'_>> {
+        let user_name = match self.token_use {
+            TokenUse::Access => self.username.as_deref(),
+            TokenUse::Id => self.cognito_username.as_deref(),
+        };
+        if let Some(name) = user_name.filter(|name| !name.is_empty()) {
+            return Some(Caller::User(name));
+        }
+        match (self.token_use, self.client_id.as_deref()) {
+            (TokenUse::Access, Some(client)) if client == self.sub => Some(Caller::Machine(client)),
+            _ => None,
+        }
     }
 
     /// The app client the token was issued to: `client_id` of access tokens, the single
@@ -88,10 +108,17 @@ impl TokenClaims {
             .filter(|_| self.email_verified == Some(true))
     }
 
-    pub(crate) fn has_scope(&self, wanted: &str) -> bool {
+    /// The entries of the space-separated `scope`.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.scope
             .as_deref()
-            .is_some_and(|scopes| scopes.split(' ').any(|scope| scope == wanted))
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|scope| !scope.is_empty())
+    }
+
+    pub(crate) fn has_scope(&self, wanted: &str) -> bool {
+        self.scopes().any(|scope| scope == wanted)
     }
 }
 
@@ -125,6 +152,8 @@ pub enum InvalidToken {
     NotYetValid,
     #[error("token revoked")]
     Revoked,
+    #[error("token names neither a user nor a client")]
+    NoCaller,
 }
 
 #[derive(Debug, Deserialize)]
@@ -296,6 +325,68 @@ mod tests {
         );
         assert_eq!(parsed.signature, b"sig");
         assert_eq!(parsed.kid, "k");
+    }
+
+    fn claims_of(json: Value) -> TokenClaims {
+        serde_json::from_value(json).expect("claims")
+    }
+
+    #[test]
+    fn a_user_is_named_by_its_token_and_a_machine_by_its_client() {
+        let issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_x";
+        // What Cognito's client_credentials grant signs: no user, sub = client_id.
+        let machine = json!({
+            "iss": issuer, "sub": "client-a", "client_id": "client-a", "token_use": "access",
+            "scope": "orders/read orders/write", "version": 2, "exp": 1_800_000_000
+        });
+        assert_eq!(
+            claims_of(machine.clone()).caller(),
+            Some(Caller::Machine("client-a"))
+        );
+        let mut user = machine.clone();
+        user["sub"] = json!("9f1c-user");
+        user["username"] = json!("alice");
+        assert_eq!(
+            claims_of(user.clone()).caller(),
+            Some(Caller::User("alice"))
+        );
+        let id = json!({
+            "iss": issuer, "sub": "9f1c-user", "aud": "client-a", "token_use": "id",
+            "cognito:username": "alice", "exp": 1_800_000_000
+        });
+        assert_eq!(claims_of(id.clone()).caller(), Some(Caller::User("alice")));
+
+        // Neither: no user name and a sub that is not the client, a user name in the
+        // other token kind's claim, an empty name, an id token without a user.
+        let mut stray_sub = machine.clone();
+        stray_sub["sub"] = json!("9f1c-user");
+        let mut id_name_in_access = stray_sub.clone();
+        id_name_in_access["cognito:username"] = json!("alice");
+        let mut empty_name = stray_sub.clone();
+        empty_name["username"] = json!("");
+        let mut id_without_user = id;
+        id_without_user
+            .as_object_mut()
+            .map(|o| o.remove("cognito:username"));
+        id_without_user["sub"] = json!("client-a");
+        for neither in [stray_sub, id_name_in_access, empty_name, id_without_user] {
+            assert_eq!(claims_of(neither.clone()).caller(), None, "{neither}");
+        }
+    }
+
+    #[test]
+    fn scopes_are_whole_space_separated_entries() {
+        let mut claims = valid_claims_json();
+        claims["scope"] = json!("orders/read  orders/write");
+        let claims = claims_of(claims);
+        assert_eq!(
+            claims.scopes().collect::<Vec<_>>(),
+            ["orders/read", "orders/write"]
+        );
+        assert!(claims.has_scope("orders/write"));
+        assert!(!claims.has_scope("orders"));
+        assert!(!claims.has_scope(""));
+        assert_eq!(claims_of(valid_claims_json()).scopes().count(), 0);
     }
 
     #[test]

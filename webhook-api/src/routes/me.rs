@@ -6,13 +6,15 @@ use serde::Serialize;
 use crate::{
     auth::{Claims, bearer_token},
     error::AppError,
-    token::{TokenClaims, TokenUse, parse_token},
+    token::{Caller, TokenClaims, TokenUse, parse_token},
 };
 
 #[derive(Debug, Serialize)]
 pub struct Me {
     sub: String,
-    username: String,
+    /// Always a user's name on `/api/me`, which admits users only; `null` only on the
+    /// unverified benchmark route.
+    username: Option<String>,
     /// Only a verified address: `/api/me` answers who the caller is.
     email: Option<String>,
     groups: Vec<String>,
@@ -23,7 +25,10 @@ impl From<&TokenClaims> for Me {
     fn from(claims: &TokenClaims) -> Self {
         Self {
             sub: claims.sub.clone(),
-            username: claims.user_name().to_owned(),
+            username: match claims.caller() {
+                Some(Caller::User(name)) => Some(name.to_owned()),
+                Some(Caller::Machine(_)) | None => None,
+            },
             email: claims.verified_email().map(str::to_owned),
             groups: claims.groups.clone(),
             token_use: claims.token_use,

@@ -2,6 +2,7 @@
 
 pub mod forward_auth;
 pub mod health;
+pub mod machine;
 pub mod me;
 pub mod signup;
 pub mod triggers;
@@ -19,27 +20,30 @@ use axum::{
 };
 use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
 
-use crate::{auth::RequireToken, metrics::Outcome, state::AppState};
+use crate::{auth::RequireToken, metrics::Outcome, policy::RoutePolicy, state::AppState};
 
 /// Request bodies (sign-up, trigger events) are small; Cognito events stay far below.
 const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// The service's public router. `/api/*` is guarded by the `RequireToken` layer; `/auth`
-/// by the `Claims` extractor with its route policy. `/metrics` is not here: see
-/// [`metrics_app`].
+/// The service's public router. `/api/*` is guarded by the `RequireToken` layer, each
+/// route with its own policy; `/auth` by the `Claims` extractor with its route policy.
+/// `/metrics` is not here: see [`metrics_app`].
 pub fn app(state: AppState) -> Router {
+    let guarded =
+        |policy: &RoutePolicy| RequireToken::new(Arc::clone(&state.verifier), policy.clone());
     let api = Router::<AppState>::new()
         .route("/api/me", get(me::me))
-        .route_layer(RequireToken::new(
-            Arc::clone(&state.verifier),
-            state.policies.api.clone(),
-        ));
+        .route_layer(guarded(&state.policies.api));
+    let machine = Router::<AppState>::new()
+        .route("/api/machine", get(machine::machine))
+        .route_layer(guarded(&state.policies.machine));
     let forward_auth = Router::<AppState>::new()
         .route("/auth", get(forward_auth::forward_auth))
         .route_layer(Extension(Arc::new(state.policies.forward_auth.clone())));
 
     let mut router = Router::<AppState>::new()
         .merge(api)
+        .merge(machine)
         .merge(forward_auth)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));
