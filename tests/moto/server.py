@@ -33,6 +33,7 @@ import cognito_client_secrets  # noqa: E402,F401  (import = patch, before any re
 import cognito_resources  # noqa: E402,F401  (import = registration and patch, before any request)
 import cognito_oauth_clients  # noqa: E402,F401  (import = patch, before any request)
 import cloudformation_noecho  # noqa: E402,F401  (import = patch, before any request)
+import cognito_domains  # noqa: E402,F401  (import = registration and patch, before any request)
 
 DEFAULT_PORT = 5055
 
