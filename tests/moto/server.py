@@ -34,6 +34,7 @@ import cognito_resources  # noqa: E402,F401  (import = registration and patch, b
 import cognito_oauth_clients  # noqa: E402,F401  (import = patch, before any request)
 import cloudformation_noecho  # noqa: E402,F401  (import = patch, before any request)
 import cognito_domains  # noqa: E402,F401  (import = registration and patch, before any request)
+import cognito_oauth  # noqa: E402,F401  (import = patch, before _dispatch below wraps it)
 
 DEFAULT_PORT = 5055
 
