@@ -112,6 +112,9 @@ pub struct RefreshTokenRotation {
 /// as `<identifier>/<scope>`.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.name) || self.identifier.matches('^[A-Za-z0-9_ +=,.@-]+$')")
+    .message("set name: the identifier holds characters Cognito does not allow in a name (such as : or /), so it cannot stand in for it")
+    .field_path(".name"))]
 pub struct ResourceServer {
     /// The API's identifier, often its URL (`https://api.example.com`) or a short name
     /// (`orders`). Changing it replaces the resource server (the pool stays).
@@ -121,7 +124,8 @@ pub struct ResourceServer {
     )]
     pub identifier: String,
 
-    /// Display name; defaults to the identifier.
+    /// Display name: letters, digits, spaces and `+=,.@-`. Defaults to the identifier,
+    /// which must then be made of those characters only.
     #[schemars(length(min = 1, max = 256), regex(pattern = r"^[\w\s+=,.@-]+$"))]
     pub name: Option<String>,
 

@@ -352,6 +352,11 @@ const INVALID: &[(&str, &str, &str)] = &[
         "need the openid scope",
     ),
     (
+        "URL identifier without a name",
+        "kind: UserPool\nspec: {resourceServers: [{identifier: 'https://api.shop.example'}]}",
+        "spec.resourceServers[0].name",
+    ),
+    (
         "resource server scope with a slash",
         "kind: UserPool\nspec: {resourceServers: [{identifier: orders, scopes: [{name: a/b, description: d}]}]}",
         "spec.resourceServers[0].scopes[0].name",

@@ -300,6 +300,7 @@ mod tests {
         domain: {prefix: shop-login, managedLoginVersion: 2}
         resourceServers:
           - identifier: https://api.example.com
+            name: Shop API
             scopes: [{name: orders.read, description: Read orders}]
         clients:
           - name: web
