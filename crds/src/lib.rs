@@ -9,6 +9,7 @@
 pub mod app_client;
 pub mod appuser;
 mod defaults;
+pub mod identity_provider;
 pub mod oauth;
 pub mod pool_settings;
 pub mod triggers;

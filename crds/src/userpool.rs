@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::app_client::{AppClient, AuthFlow, SecretRotation, default_write_attributes};
 use crate::defaults::default_true;
+pub use crate::identity_provider::{
+    AppleSettings, AttributesRequestMethod, IdentityProvider, OidcSettings, ProviderSecretRef,
+    ProviderType, SamlSettings,
+};
 pub use crate::oauth::{
     COGNITO_PROVIDER, ClientOAuth, CustomDomain, Domain, OAuthFlow, RefreshTokenRotation,
     ResourceScope, ResourceServer,
@@ -162,6 +166,14 @@ pub struct UserPoolSpec {
     #[schemars(length(max = 25))]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["identifier".into()]))]
     pub resource_servers: Vec<ResourceServer>,
+
+    /// External identity providers (Google, Facebook, Login with Amazon, Apple, OIDC,
+    /// SAML) for the managed login pages; clients list them by name in
+    /// `oauth.identityProviders`. Their secrets come from Secrets in this namespace.
+    #[serde(default)]
+    #[schemars(length(max = 50))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
+    pub identity_providers: Vec<IdentityProvider>,
 
     /// Cognito triggers: each one goes to a Lambda function of yours or, through a
     /// forwarder function in the stack, to a webhook-api `/triggers` sink.

@@ -352,6 +352,26 @@ const INVALID: &[(&str, &str, &str)] = &[
         "need the openid scope",
     ),
     (
+        "social provider not named after its type",
+        "kind: UserPool\nspec: {identityProviders: [{name: MyGoogle, type: Google, clientId: a, clientSecretRef: {name: g, key: k}}]}",
+        "named after their type",
+    ),
+    (
+        "Google provider without its secret",
+        "kind: UserPool\nspec: {identityProviders: [{name: Google, type: Google, clientId: a}]}",
+        "spec.identityProviders[0].clientSecretRef",
+    ),
+    (
+        "OIDC provider without its issuer",
+        "kind: UserPool\nspec: {identityProviders: [{name: Corp, type: OIDC, clientId: a}]}",
+        "spec.identityProviders[0].oidc",
+    ),
+    (
+        "SAML provider with a client id",
+        "kind: UserPool\nspec: {identityProviders: [{name: Corp, type: SAML, clientId: a, saml: {metadataUrl: 'https://idp.example/m'}}]}",
+        "spec.identityProviders[0].clientId",
+    ),
+    (
         "URL identifier without a name",
         "kind: UserPool\nspec: {resourceServers: [{identifier: 'https://api.shop.example'}]}",
         "spec.resourceServers[0].name",
@@ -465,6 +485,28 @@ fn a_domain_is_not_renamed_in_place() {
         .expect_success("remove the domain");
     ns.try_apply(&pool("shop-signin"))
         .expect_success("the new prefix");
+}
+
+#[test]
+fn an_identity_provider_keeps_its_type() {
+    let ns = TestNamespace::create("crd-idp");
+    let pool = |provider: &str| {
+        manifest(
+            "UserPool",
+            "p",
+            &format!("  identityProviders: [{{name: Corp, {provider}}}]\n"),
+        )
+    };
+    ns.try_apply(&pool(
+        "type: OIDC, clientId: a, oidc: {issuer: 'https://idp.corp.example'}",
+    ))
+    .expect_success("create");
+    let refusal = ns
+        .try_apply(&pool(
+            "type: SAML, saml: {metadataUrl: 'https://idp.corp.example/m'}",
+        ))
+        .expect_failure("change the type");
+    assert!(refusal.contains("type cannot change"), "{refusal}");
 }
 
 #[test]

@@ -2,13 +2,15 @@
 //! the emulator: pool settings reach Cognito; OAuth clients, resource servers, a prefix
 //! domain with managed login are in the stack; status and the connection Secret publish
 //! the endpoints; a machine client gets a client_credentials token with its scopes from
-//! the published token URL; a scope the spec does not declare is refused.
+//! the published token URL; identity providers get their secrets from Secrets and never
+//! show them; a scope or provider the spec does not declare is refused.
 
 use std::collections::BTreeMap;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use cognito_operator_tests::{
-    OperatorNamespace, cognito, objects::user_pool_manifest, unique, wait::until,
+    OperatorNamespace, cloudformation, cognito, describe_stack, kubectl,
+    objects::user_pool_manifest, unique, wait::until,
 };
 use k8s_openapi::api::core::v1::Secret;
 use serde_json::Value;
@@ -327,4 +329,156 @@ async fn web_and_machine_clients_with_a_domain_and_resource_servers() {
         .map(|c| c.message)
         .unwrap_or_default();
     assert!(message.contains("invoices/read"), "{message}");
+}
+
+fn provider_secret_manifest(value: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: google-oauth}}\nstringData: {{client-secret: {value}}}\n"
+    )
+}
+
+const GOOGLE_SECRET: &str = "google-secret-0123456789abcdef";
+const NEW_GOOGLE_SECRET: &str = "google-secret-rotated-fedcba9876543210";
+
+fn federated_spec(prefix: &str) -> String {
+    format!(
+        r#"  domain: {{prefix: {prefix}}}
+  identityProviders:
+    - name: Google
+      type: Google
+      clientId: shop.apps.googleusercontent.com
+      clientSecretRef: {{name: google-oauth, key: client-secret}}
+      authorizeScopes: [openid, email, profile]
+      attributeMapping: {{email: email, given_name: given_name}}
+    - name: Corp
+      type: OIDC
+      clientId: shop-web
+      oidc: {{issuer: "https://idp.corp.example"}}
+      authorizeScopes: [openid, email]
+  clients:
+    - name: web
+      oauth:
+        flows: [code]
+        scopes: [openid, email]
+        callbackUrls: ["https://shop.example/callback"]
+        identityProviders: [COGNITO, Google, Corp]
+"#
+    )
+}
+
+/// `ProviderDetails` of the provider `name` of `pool_id`.
+async fn provider_details(pool_id: &str, name: &str) -> Option<BTreeMap<String, String>> {
+    let provider = cognito()
+        .await
+        .describe_identity_provider()
+        .user_pool_id(pool_id)
+        .provider_name(name)
+        .send()
+        .await
+        .ok()?
+        .identity_provider?;
+    Some(
+        provider
+            .provider_details()?
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn identity_providers_take_their_secrets_from_secrets() {
+    let t = OperatorNamespace::start("idp", &[]).await;
+    let prefix = unique("fed");
+    t.ns.apply(&user_pool_manifest("p", &federated_spec(&prefix)));
+    // No Secret yet: refused with a reason, nothing applied.
+    t.pool_reason("p", "Ready", "IdentityProviderSecretInvalid")
+        .await;
+
+    t.ns.apply(&provider_secret_manifest(GOOGLE_SECRET));
+    let ready = t.ready_pool("p").await;
+    let status = ready.status.clone().expect("status");
+    let pool_id = status.user_pool_id.clone().expect("pool id");
+    let google = provider_details(&pool_id, "Google")
+        .await
+        .expect("the Google provider");
+    assert_eq!(google["client_id"], "shop.apps.googleusercontent.com");
+    assert_eq!(google["client_secret"], GOOGLE_SECRET);
+    assert_eq!(google["authorize_scopes"], "openid email profile");
+    let corp = provider_details(&pool_id, "Corp")
+        .await
+        .expect("the OIDC provider");
+    assert_eq!(corp["oidc_issuer"], "https://idp.corp.example");
+    assert_eq!(corp["attributes_request_method"], "GET");
+    let web = cognito()
+        .await
+        .describe_user_pool_client()
+        .user_pool_id(&pool_id)
+        .client_id(&status.clients[0].client_id)
+        .send()
+        .await
+        .expect("DescribeUserPoolClient")
+        .user_pool_client
+        .expect("client");
+    assert_eq!(
+        web.supported_identity_providers(),
+        ["COGNITO", "Google", "Corp"]
+    );
+
+    // The secret is in no template, stack answer, spec, status, Event or log.
+    let stack_name = status.stack_name.clone().expect("stack name");
+    let stack = describe_stack(&stack_name).await.expect("the stack");
+    assert!(
+        stack
+            .parameters()
+            .iter()
+            .all(|p| p.parameter_value() == Some("****")),
+        "NoEcho hides the value"
+    );
+    let template = cloudformation()
+        .await
+        .get_template()
+        .stack_name(&stack_name)
+        .send()
+        .await
+        .expect("GetTemplate")
+        .template_body()
+        .unwrap_or_default()
+        .to_owned();
+    let yaml = kubectl(&["get", "userpool", "p", "-n", t.name(), "-o", "yaml"])
+        .run()
+        .expect_success("get");
+    for (place, text) in [
+        ("template", template),
+        ("UserPool", yaml),
+        ("events", t.ns.events()),
+        ("operator log", t.operator.log_text()),
+    ] {
+        assert!(
+            !text.contains(GOOGLE_SECRET),
+            "the provider secret leaked into the {place}"
+        );
+    }
+
+    // A new value in the Secret reaches the provider (the operator watches the Secret).
+    t.ns.apply(&provider_secret_manifest(NEW_GOOGLE_SECRET));
+    until("the provider has the new secret", || async {
+        provider_details(&pool_id, "Google")
+            .await
+            .is_some_and(|d| d.get("client_secret").map(String::as_str) == Some(NEW_GOOGLE_SECRET))
+    })
+    .await;
+
+    // A client naming an undeclared provider is refused before CloudFormation.
+    t.ns.apply(&user_pool_manifest(
+        "p",
+        &federated_spec(&prefix).replace("[COGNITO, Google, Corp]", "[COGNITO, Facebook]"),
+    ));
+    let refused = t.pool_reason("p", "Synced", "InvalidSpec").await;
+    let message = refused
+        .status
+        .and_then(|s| s.conditions.into_iter().find(|c| c.type_ == "Synced"))
+        .map(|c| c.message)
+        .unwrap_or_default();
+    assert!(message.contains("\"Facebook\""), "{message}");
 }

@@ -66,6 +66,7 @@ async fn crash_after_create_stack_converges_without_a_second_stack() {
             pool_tags: &tags,
             stack_name: &stack_name,
             sink_secret_revision: None,
+            provider_secret_versions: &Default::default(),
         },
     );
     let stack_tags = tags.iter().map(|(key, value)| {

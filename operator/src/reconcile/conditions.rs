@@ -102,6 +102,8 @@ pub mod reasons {
     pub const TRIGGER_FUNCTION_REFUSED: &str = "TriggerFunctionRefused";
     /// The trigger sink's Secret or key is missing, or its secret is too short.
     pub const SINK_SECRET_INVALID: &str = "TriggerSinkSecretInvalid";
+    /// An identity provider's Secret or key is missing or empty.
+    pub const PROVIDER_SECRET_INVALID: &str = "IdentityProviderSecretInvalid";
     /// The stack is being deleted.
     pub const DELETING: &str = "Deleting";
     /// The AppUser's UserPool does not exist or is not Ready yet.

@@ -3,7 +3,7 @@
 //!
 //! Stack operations are asynchronous: a reconcile starts one and requeues to poll it.
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 use cognito_crds::{UserPool, UserPoolStatus};
 use kube::{Api, ResourceExt, runtime::controller::Action};
@@ -11,7 +11,7 @@ use kube::{Api, ResourceExt, runtime::controller::Action};
 use super::{
     connection_secret::{self, Written},
     decide::{self, AfterCheck, CreateOnly, Phase, Step},
-    functions, oauth,
+    functions, identity_providers, oauth,
     placement::{self, Ownership},
     stack::{ObservedStack, StackBody, Stacks},
     template::{self, CreateOnlySettings, StackTemplate, TemplateInputs},
@@ -51,9 +51,13 @@ pub struct Reconciler<'a> {
     pub draft: StatusDraft<'a, UserPool, UserPoolStatus>,
     /// The trigger sink's shared secret, read at the start of [`Self::apply`].
     sink_secret: Option<SinkSecret>,
+    /// The identity providers' secrets by stack parameter, read at the start of
+    /// [`Self::apply`].
+    provider_secrets: BTreeMap<String, SinkSecret>,
 }
 
-/// The shared secret of the trigger sink and the version of the Secret it came from.
+/// A secret from a tenant's Secret (the trigger sink's, an identity provider's) and the
+/// version of the Secret it came from.
 struct SinkSecret {
     value: String,
     version: String,
@@ -82,6 +86,7 @@ impl<'a> Reconciler<'a> {
             ctx,
             draft,
             sink_secret: None,
+            provider_secrets: BTreeMap::new(),
         })
     }
 
@@ -92,6 +97,15 @@ impl<'a> Reconciler<'a> {
                 let retry = Action::requeue(self.ctx.settings.resync_interval);
                 return self
                     .refuse(reasons::SINK_SECRET_INVALID, &message, retry)
+                    .await;
+            }
+        }
+        match self.read_provider_secrets().await? {
+            Ok(secrets) => self.provider_secrets = secrets,
+            Err(message) => {
+                let retry = Action::requeue(self.ctx.settings.resync_interval);
+                return self
+                    .refuse(reasons::PROVIDER_SECRET_INVALID, &message, retry)
                     .await;
             }
         }
@@ -244,6 +258,11 @@ impl<'a> Reconciler<'a> {
                 pool_tags: &placement::stack_tags(self.pool, &self.namespace, &self.uid),
                 stack_name: &self.stack_name,
                 sink_secret_revision: self.sink_secret.as_ref().map(|s| s.version.as_str()),
+                provider_secret_versions: &self
+                    .provider_secrets
+                    .iter()
+                    .map(|(parameter, secret)| (parameter.clone(), secret.version.clone()))
+                    .collect(),
             },
         )
     }
@@ -255,7 +274,12 @@ impl<'a> Reconciler<'a> {
             parameters: self
                 .sink_secret
                 .iter()
-                .map(|s| (triggers::SINK_SECRET_PARAMETER, s.value.clone()))
+                .map(|s| (triggers::SINK_SECRET_PARAMETER.to_owned(), s.value.clone()))
+                .chain(
+                    self.provider_secrets
+                        .iter()
+                        .map(|(parameter, s)| (parameter.clone(), s.value.clone())),
+                )
                 .collect(),
         }
     }
@@ -288,6 +312,35 @@ impl<'a> Reconciler<'a> {
             SecretValue::Found { value, version } => Ok(Some(SinkSecret { value, version })),
             SecretValue::Missing(why) => Err(format!("trigger sink: {why}")),
         })
+    }
+
+    /// The identity providers' secrets by stack parameter; `Err` says which Secret
+    /// cannot serve and why.
+    async fn read_provider_secrets(
+        &self,
+    ) -> Result<std::result::Result<BTreeMap<String, SinkSecret>, String>> {
+        let mut secrets = BTreeMap::new();
+        for wanted in identity_providers::secrets(&self.pool.spec) {
+            let found = secret_value::read(
+                &self.ctx.client,
+                &self.namespace,
+                &wanted.source.name,
+                &wanted.source.key,
+            )
+            .await?;
+            match found {
+                SecretValue::Found { value, version } => {
+                    secrets.insert(wanted.parameter, SinkSecret { value, version });
+                }
+                SecretValue::Missing(why) => {
+                    return Ok(Err(format!(
+                        "identity provider {} ({}): {why}",
+                        wanted.provider, wanted.detail
+                    )));
+                }
+            }
+        }
+        Ok(Ok(secrets))
     }
 
     /// The first trigger function this namespace may not use, with the reason.

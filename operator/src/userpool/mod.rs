@@ -10,6 +10,7 @@ pub mod client_secrets;
 pub mod connection_secret;
 pub mod decide;
 pub mod functions;
+pub mod identity_providers;
 pub mod oauth;
 pub mod placement;
 pub mod stack;
@@ -75,7 +76,8 @@ pub async fn run(
         written: StatusMemory::default(),
     });
     let controller = Controller::new(pools, watcher::Config::default().any_semantic());
-    // Metadata only: a change to a trigger sink's Secret just names the pools to update.
+    // Metadata only: a change to a trigger sink's or identity provider's Secret just
+    // names the pools to update.
     let sink_secret_events = watcher(tenant_secrets, watcher::Config::default())
         .default_backoff()
         .touched_objects();
@@ -89,7 +91,8 @@ pub async fn run(
         .await;
 }
 
-/// The pools whose trigger sink secret a Secret event may have changed.
+/// The pools whose trigger sink or identity provider secret a Secret event may have
+/// changed.
 fn pools_of_sink_secret(
     store: Store<UserPool>,
 ) -> impl Fn(PartialObjectMeta<Secret>) -> Vec<ObjectRef<UserPool>> {
@@ -100,11 +103,14 @@ fn pools_of_sink_secret(
             .iter()
             .filter(|pool| {
                 pool.namespace() == namespace
-                    && pool
+                    && (pool
                         .spec
                         .triggers
                         .used_sink()
                         .is_some_and(|sink| sink.secret_ref.name == name)
+                        || identity_providers::secrets(&pool.spec)
+                            .iter()
+                            .any(|secret| secret.source.name == name))
             })
             .map(|pool| ObjectRef::from_obj(pool.as_ref()))
             .collect()

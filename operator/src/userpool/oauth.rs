@@ -7,7 +7,7 @@
 //! never reaches Cognito before the resource server that defines it.
 
 use cognito_crds::userpool::{
-    AppClient, COGNITO_PROVIDER, Domain, OAuthEndpoints, OAuthFlow, ResourceServer, UserPoolSpec,
+    AppClient, Domain, OAuthEndpoints, OAuthFlow, ResourceServer, UserPoolSpec,
 };
 use serde_json::{Map, Value, json};
 
@@ -151,10 +151,12 @@ pub fn client_properties(client: &AppClient, spec: &UserPoolSpec) -> Map<String,
         if let Some(uri) = &oauth.default_redirect_uri {
             properties.insert("DefaultRedirectURI".into(), json!(uri));
         }
-        properties.insert(
-            "SupportedIdentityProviders".into(),
-            json!(oauth.identity_providers),
-        );
+        let providers: Vec<Value> = oauth
+            .identity_providers
+            .iter()
+            .map(|provider| super::identity_providers::supported_provider(provider, spec))
+            .collect();
+        properties.insert("SupportedIdentityProviders".into(), json!(providers));
     }
     if let Some(attributes) = &client.read_attributes {
         properties.insert("ReadAttributes".into(), json!(attributes));
@@ -229,9 +231,9 @@ pub fn dangling_references(spec: &UserPoolSpec, clients: &[AppClient]) -> Vec<St
             }
         }
         for provider in &oauth.identity_providers {
-            if provider != COGNITO_PROVIDER {
+            if !super::identity_providers::is_known(provider, spec) {
                 problems.push(format!(
-                    "client {} lists identity provider {provider:?}; only COGNITO is supported",
+                    "client {} lists identity provider {provider:?}, which is neither COGNITO nor the name of an entry of spec.identityProviders",
                     client.name
                 ));
             }

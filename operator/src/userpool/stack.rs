@@ -177,7 +177,7 @@ pub struct StackBody {
     pub template: String,
     pub tags: BTreeMap<String, String>,
     /// Values of the template's (NoEcho) parameters. Not `Debug`: they are secrets.
-    pub parameters: BTreeMap<&'static str, String>,
+    pub parameters: BTreeMap<String, String>,
 }
 
 impl StackBody {
@@ -193,7 +193,7 @@ impl StackBody {
             .iter()
             .map(|(k, v)| {
                 Parameter::builder()
-                    .parameter_key(*k)
+                    .parameter_key(k.as_str())
                     .parameter_value(v)
                     .build()
             })

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::{
-    oauth,
+    identity_providers, oauth,
     triggers::{self, TriggerInputs},
 };
 use cognito_crds::userpool::{
@@ -39,6 +39,8 @@ pub struct TemplateInputs<'a> {
     pub stack_name: &'a str,
     /// Version of the tenant's trigger sink Secret, when a trigger uses the sink.
     pub sink_secret_revision: Option<&'a str>,
+    /// Versions of the Secrets of identity providers, by stack parameter.
+    pub provider_secret_versions: &'a BTreeMap<String, String>,
 }
 
 /// A rendered CloudFormation template and its content hash.
@@ -131,6 +133,11 @@ pub fn render(spec: &UserPoolSpec, inputs: &TemplateInputs) -> StackTemplate {
         resources.insert(id.clone(), client_resource(client, spec, &pool_ref));
     }
     resources.extend(oauth::resources(spec, &pool_ref, &clients));
+    resources.extend(identity_providers::resources(
+        spec,
+        &pool_ref,
+        inputs.provider_secret_versions,
+    ));
     outputs.extend(oauth::outputs(spec));
 
     resources.extend(triggers::resources(
@@ -148,8 +155,10 @@ pub fn render(spec: &UserPoolSpec, inputs: &TemplateInputs) -> StackTemplate {
         "Resources": resources,
         "Outputs": outputs,
     });
-    if let Some(parameters) = triggers::parameters(&spec.triggers) {
-        body["Parameters"] = parameters;
+    let mut parameters = identity_providers::parameters(spec);
+    parameters.extend(triggers::parameters(&spec.triggers));
+    if !parameters.is_empty() {
+        body["Parameters"] = Value::Object(parameters);
     }
     let hash = content_hash(&body);
     StackTemplate { body, hash }
@@ -445,6 +454,7 @@ mod tests {
         pool_tags: &BTreeMap::new(),
         stack_name: "shop-users-0a1b2c3d-cognito",
         sink_secret_revision: None,
+        provider_secret_versions: &BTreeMap::new(),
     };
 
     fn spec(yaml: &str) -> UserPoolSpec {

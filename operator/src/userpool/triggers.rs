@@ -68,16 +68,23 @@ pub fn lambda_config(triggers: &Triggers) -> Option<Value> {
     Some(Value::Object(config))
 }
 
-/// The stack's parameters: the sink secret's, when a trigger uses the sink.
-pub fn parameters(triggers: &Triggers) -> Option<Value> {
-    triggers.used_sink().map(|_| {
-        json!({ SINK_SECRET_PARAMETER: {
-            "Type": "String",
-            "NoEcho": true,
-            "MinLength": SINK_SECRET_MIN_LENGTH,
-            "Description": "Shared secret the trigger forwarder sends to the sink",
-        }})
-    })
+/// The stack's parameters for triggers: the sink secret's, when a trigger uses the sink.
+pub fn parameters(triggers: &Triggers) -> Map<String, Value> {
+    triggers
+        .used_sink()
+        .map(|_| {
+            (
+                SINK_SECRET_PARAMETER.to_owned(),
+                json!({
+                    "Type": "String",
+                    "NoEcho": true,
+                    "MinLength": SINK_SECRET_MIN_LENGTH,
+                    "Description": "Shared secret the trigger forwarder sends to the sink",
+                }),
+            )
+        })
+        .into_iter()
+        .collect()
 }
 
 /// Invoke permissions and the forwarder's resources, by logical id.
@@ -241,7 +248,7 @@ mod tests {
             permission["Properties"]["FunctionName"],
             "arn:aws:lambda:eu-west-1:123456789012:function:a"
         );
-        assert!(parameters(&t).is_none());
+        assert!(parameters(&t).is_empty());
     }
 
     #[test]
@@ -282,10 +289,7 @@ mod tests {
             !role.contains("\"*\""),
             "the role grants nothing wide: {role}"
         );
-        assert_eq!(
-            parameters(&t).expect("parameters")[SINK_SECRET_PARAMETER]["NoEcho"],
-            true
-        );
+        assert_eq!(parameters(&t)[SINK_SECRET_PARAMETER]["NoEcho"], true);
     }
 
     #[test]
