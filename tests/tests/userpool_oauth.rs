@@ -342,7 +342,9 @@ const NEW_GOOGLE_SECRET: &str = "google-secret-rotated-fedcba9876543210";
 
 fn federated_spec(prefix: &str) -> String {
     format!(
-        r#"  domain: {{prefix: {prefix}}}
+        r#"  domain:
+    prefix: {prefix}
+    custom: {{name: auth.{prefix}.example, certificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d"}}
   identityProviders:
     - name: Google
       type: Google
@@ -387,7 +389,7 @@ async fn provider_details(pool_id: &str, name: &str) -> Option<BTreeMap<String, 
 }
 
 #[tokio::test]
-async fn identity_providers_take_their_secrets_from_secrets() {
+async fn identity_providers_take_their_secrets_from_secrets_beside_a_custom_domain() {
     let t = OperatorNamespace::start("idp", &[]).await;
     let prefix = unique("fed");
     t.ns.apply(&user_pool_manifest("p", &federated_spec(&prefix)));
@@ -399,6 +401,21 @@ async fn identity_providers_take_their_secrets_from_secrets() {
     let ready = t.ready_pool("p").await;
     let status = ready.status.clone().expect("status");
     let pool_id = status.user_pool_id.clone().expect("pool id");
+    // With a custom domain beside the prefix, the published URLs are the custom one's,
+    // and status names the distribution its DNS record must point at.
+    let endpoints = status.oauth_endpoints.clone().expect("oauthEndpoints");
+    assert!(
+        endpoints
+            .base_url
+            .ends_with(&format!("/_cognito/domains/auth.{prefix}.example")),
+        "{endpoints:?}"
+    );
+    assert!(
+        endpoints
+            .cloud_front_distribution
+            .is_some_and(|d| d.ends_with(".cloudfront.net")),
+        "cloudFrontDistribution"
+    );
     let google = provider_details(&pool_id, "Google")
         .await
         .expect("the Google provider");
@@ -481,4 +498,22 @@ async fn identity_providers_take_their_secrets_from_secrets() {
         .map(|c| c.message)
         .unwrap_or_default();
     assert!(message.contains("\"Facebook\""), "{message}");
+}
+
+#[test]
+fn the_web_app_and_machine_examples_are_valid_for_the_api_server() {
+    let ns = cognito_operator_tests::TestNamespace::create("oauth-examples");
+    for example in [
+        "examples/userpool-web-app.yaml",
+        "examples/userpool-machine-to-machine.yaml",
+    ] {
+        kubectl(&["apply", "--dry-run=server", "-n", ns.name(), "-f"])
+            .arg(
+                cognito_operator_tests::environment()
+                    .repo_root
+                    .join(example),
+            )
+            .run()
+            .expect_success(example);
+    }
 }
