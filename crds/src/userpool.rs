@@ -123,6 +123,8 @@ pub struct UserPoolSpec {
     /// Feature plan (`UserPoolTier`): `Lite`, `Essentials` or `Plus`. Unset: the plan
     /// the pool has (Essentials for pools AWS creates today), never changed by the
     /// operator, so that upgrading does not move an existing pool to another price.
+    // Left out when unset: the API server checks a null against the enum and refuses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feature_plan: Option<FeaturePlan>,
 
     /// Threat protection (adaptive authentication and compromised-credentials checks):
