@@ -352,12 +352,17 @@ mod tests {
         oauth.scopes = vec!["https://api.example.com/orders.write".into()];
         oauth.identity_providers = vec!["Google".into()];
         let problems = dangling_references(&spec, &spec.clients);
+        assert_eq!(problems.len(), 4, "{problems:?}");
         assert!(
-            problems[0].contains("client web uses the code flow"),
+            problems[0].contains("client web has OAuth settings, which need spec.domain"),
             "{problems:?}"
         );
         assert!(problems[1].contains("orders.write"), "{problems:?}");
         assert!(problems[2].contains("\"Google\""), "{problems:?}");
+        assert!(
+            problems[3].contains("client machine has OAuth settings"),
+            "{problems:?}"
+        );
     }
 
     #[test]
