@@ -2,14 +2,14 @@
 //! the emulator: pool settings reach Cognito; OAuth clients, resource servers, a prefix
 //! domain with managed login are in the stack; status and the connection Secret publish
 //! the endpoints; a machine client gets a client_credentials token with its scopes from
-//! the published token URL; identity providers get their secrets from Secrets and never
+//! the published token URL, which webhook-api accepts on its machine route only; identity providers get their secrets from Secrets and never
 //! show them; a scope or provider the spec does not declare is refused.
 
 use std::collections::BTreeMap;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use cognito_operator_tests::{
-    OperatorNamespace, cloudformation, cognito, describe_stack, kubectl,
+    ConfigFile, OperatorNamespace, WebhookApi, cloudformation, cognito, describe_stack, kubectl,
     objects::user_pool_manifest, unique, wait::until,
 };
 use k8s_openapi::api::core::v1::Secret;
@@ -302,6 +302,25 @@ async fn web_and_machine_clients_with_a_domain_and_resource_servers() {
         "a wrong secret gets no token"
     );
 
+    // webhook-api, discovering this namespace's pools, lets the machine in on its
+    // machine route and not on the user route.
+    let config = ConfigFile::write(
+        "routes:\n  machine: {tokenUse: access, requiredScopes: [orders/read]}\n",
+    );
+    let mut args: Vec<String> = WebhookApi::discovering(t.name()).into();
+    args.extend(["--config".to_owned(), config.path().to_owned()]);
+    let service = WebhookApi::start(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    service.wait_ready().await;
+    let bearer = token["access_token"].as_str().expect("access_token");
+    let machine = service.get("/api/machine", Some(bearer)).await;
+    assert_eq!(machine.status(), reqwest::StatusCode::OK);
+    let machine: Value = machine.json().await.expect("JSON");
+    assert_eq!(machine["clientId"], machine_id.as_str());
+    assert_eq!(
+        service.get("/api/me", Some(bearer)).await.status(),
+        reqwest::StatusCode::FORBIDDEN
+    );
+
     // A new scope and its grant change the resource server and the client in place.
     t.ns.apply(&user_pool_manifest(
         "p",
@@ -329,6 +348,39 @@ async fn web_and_machine_clients_with_a_domain_and_resource_servers() {
         .map(|c| c.message)
         .unwrap_or_default();
     assert!(message.contains("invoices/read"), "{message}");
+
+    // A new identifier replaces the resource server (and the scopes naming it), never
+    // the pool.
+    t.ns.apply(&user_pool_manifest(
+        "p",
+        &web_app_spec(&prefix, "orders/read")
+            .replace("identifier: orders", "identifier: orders-v2")
+            .replace("orders/read", "orders-v2/read"),
+    ));
+    until("the machine token carries the renamed scope", || async {
+        machine_token(&data["tokenUrl"], &machine_id, &machine_secret)
+            .await
+            .is_ok_and(|t| {
+                claims(t["access_token"].as_str().unwrap_or_default())["scope"] == "orders-v2/read"
+            })
+    })
+    .await;
+    let ready = t.ready_pool("p").await;
+    assert_eq!(
+        ready.status.and_then(|s| s.user_pool_id),
+        Some(pool_id.clone()),
+        "the pool stays"
+    );
+    assert!(
+        cognito
+            .describe_resource_server()
+            .user_pool_id(&pool_id)
+            .identifier("orders")
+            .send()
+            .await
+            .is_err(),
+        "the old resource server is gone"
+    );
 }
 
 fn provider_secret_manifest(value: &str) -> String {
