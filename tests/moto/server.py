@@ -10,6 +10,7 @@ SIGINT stops it with exit status 0.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import threading
@@ -19,7 +20,9 @@ from typing import Any
 # The plugin sits beside this file; make it importable however we are started.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from moto import backends as moto_backends  # noqa: E402
 from moto import server as moto_server  # noqa: E402
+from moto.core import responses as moto_responses  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -35,8 +38,18 @@ import cognito_oauth_clients  # noqa: E402,F401  (import = patch, before any req
 import cloudformation_noecho  # noqa: E402,F401  (import = patch, before any request)
 import cognito_domains  # noqa: E402,F401  (import = registration and patch, before any request)
 import cognito_oauth  # noqa: E402,F401  (import = patch, before _dispatch below wraps it)
+import cognito_large_pools  # noqa: E402,F401  (import = patch, before _dispatch below wraps it)
+import faults  # noqa: E402  (wraps the serialized dispatcher below, outside the lock)
 
 DEFAULT_PORT = 5055
+
+# For every request moto works out again what cannot change while it runs: it lists its
+# own package directory (a stat per service, some 180, twice) to route the request, and
+# inspects the response class for its action methods. Done once instead, that is a third
+# of a small request's time. (The plugins above add their methods on import.)
+_MOTO_MODULES = tuple(moto_backends.list_of_moto_modules())
+moto_backends.list_of_moto_modules = lambda: _MOTO_MODULES
+moto_responses.method_names_from_class = functools.cache(moto_responses.method_names_from_class)
 
 # moto's backends are plain dicts that its threaded server reads and writes from many
 # threads: a user lookup that scans a pool while another request adds a user fails with
@@ -52,7 +65,9 @@ def _serialized(self: DomainDispatcherApplication, environ: Any, start_response:
         return _dispatch(self, environ, start_response)
 
 
-DomainDispatcherApplication.__call__ = _serialized  # type: ignore[method-assign]
+# Fault injection and call counting decide before the lock: a request held for an
+# outage must not keep other callers waiting.
+DomainDispatcherApplication.__call__ = faults.outside_the_lock(_serialized)  # type: ignore[method-assign,assignment]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
