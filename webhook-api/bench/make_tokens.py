@@ -11,7 +11,7 @@ import boto3
 
 endpoint = os.environ["AWS_ENDPOINT_URL"]
 out = sys.argv[1]
-users = int(os.environ.get("USERS", "20"))
+users = int(os.environ.get("USERS", "1000"))
 password = "Bench-Password-9"
 
 cognito = boto3.client("cognito-idp", endpoint_url=endpoint, region_name="us-east-1",

@@ -124,6 +124,13 @@ pub struct Cli {
     )]
     pub request_timeout_seconds: u64,
 
+    /// After SIGTERM, how long to keep serving while `/readyz` answers 503 and every
+    /// answer asks its client to reconnect, before the listener closes: time for
+    /// Kubernetes endpoints and load balancers to stop routing here. Requests in flight
+    /// then finish; the pod's grace period must cover this plus the request time limit.
+    #[arg(long, env = "WEBHOOK_API_SHUTDOWN_DRAIN_SECONDS", default_value_t = 5)]
+    pub shutdown_drain_seconds: u64,
+
     /// Log as JSON lines instead of text.
     #[arg(long, env = "WEBHOOK_API_LOG_JSON")]
     pub log_json: bool,

@@ -40,7 +40,8 @@ use server::ServerLimits;
 pub use state::AppState;
 use tokio::net::TcpListener;
 
-/// Runs the service until SIGTERM or Ctrl-C, then drains open requests.
+/// Runs the service until SIGTERM or Ctrl-C, then drains: unready while still serving
+/// for `--shutdown-drain-seconds`, then the listener closes and requests in flight finish.
 pub async fn run(cli: config::Cli) -> anyhow::Result<()> {
     telemetry::init(cli.log_json);
     install_crypto_provider();
@@ -58,8 +59,29 @@ pub async fn run(cli: config::Cli) -> anyhow::Result<()> {
     }
     let api = bind(cli.listen).await?;
     let metrics = bind(cli.metrics_listen).await?;
-    serve(state, server_limits(&cli), api, metrics, shutdown_signal()).await;
+    let drain = Duration::from_secs(cli.shutdown_drain_seconds);
+    let shutdown = drain_after(state.clone(), shutdown_signal(), drain);
+    serve(state, server_limits(&cli), api, metrics, shutdown).await;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Waits for `signal`, then turns `state` unready and lets it go on serving for `drain`
+/// (answers closing their connections) while Kubernetes endpoints and load balancers
+/// stop routing here; completes when the listener may close.
+pub async fn drain_after(
+    state: AppState,
+    signal: impl std::future::Future<Output = ()>,
+    drain: Duration,
+) {
+    signal.await;
+    state.start_draining();
+    tracing::info!(
+        drain_seconds = drain.as_secs(),
+        "unready; the listener closes after the drain"
+    );
+    tokio::time::sleep(drain).await;
+    tracing::info!("closing the listener; requests in flight finish");
 }
 
 /// `--check-ready`: one GET of `url`, an error unless it answers 2xx in time.

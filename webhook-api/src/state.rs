@@ -40,6 +40,20 @@ pub struct Signup {
     pub client_id: Option<String>,
 }
 
+/// Set when shutdown begins: unready for good, and connections are not kept alive.
+#[derive(Clone, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub verifier: Arc<Verifier>,
@@ -56,6 +70,7 @@ pub struct AppState {
     unlisted: Arc<AtomicUsize>,
     /// Set the first time the service is ready; it stays ready from then on.
     ready_once: Arc<AtomicBool>,
+    draining: Draining,
     pub bench_unchecked_route: bool,
     pub request_timeout: Duration,
 }
@@ -129,6 +144,7 @@ impl AppState {
                 .clone()
                 .map_or(KeySource::Issuer, KeySource::Emulator),
             ready_once: Arc::new(AtomicBool::new(false)),
+            draining: Draining::default(),
             bench_unchecked_route: cli.insecure_bench_unchecked_route,
             request_timeout: Duration::from_secs(cli.request_timeout_seconds),
         })
@@ -138,8 +154,11 @@ impl AppState {
     /// the first request never waits for a JWKS fetch) and every discovered pool's keys
     /// have been tried once. Ready for good from then on: a pool discovered later whose
     /// keys cannot be fetched must not take every replica out of service for all the
-    /// other pools.
+    /// other pools. Unready again once shutdown has begun.
     pub fn is_ready(&self) -> bool {
+        if self.is_draining() {
+            return false;
+        }
         if self.ready_once.load(Ordering::Acquire) {
             return true;
         }
@@ -148,6 +167,20 @@ impl AppState {
             self.ready_once.store(true, Ordering::Release);
         }
         ready
+    }
+
+    /// Begins shutdown: `/readyz` answers 503 from now on, and every answer closes its
+    /// connection, so clients reconnect to a replica that stays.
+    pub fn start_draining(&self) {
+        self.draining.start();
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.get()
+    }
+
+    pub fn draining(&self) -> &Draining {
+        &self.draining
     }
 
     /// Starts fetching the keys of every configured pool and the sign-up limiter's

@@ -12,9 +12,11 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// 503 until every trusted pool's keys are cached.
+/// 503 until every trusted pool's keys are cached, and again once shutdown has begun.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    if state.is_ready() {
+    if state.is_draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+    } else if state.is_ready() {
         (StatusCode::OK, "ready")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "fetching signing keys")
