@@ -38,6 +38,12 @@ pub enum CognitoErrorKind {
     UserNotFound(String),
     #[error("Cognito refused the credentials: {0}")]
     NotAuthorized(String),
+    /// Cognito answered with a server error (5xx): it may work again in a moment.
+    #[error("Cognito failed on its side: {0}")]
+    ServerError(String),
+    /// No answer: the connection failed or the call timed out.
+    #[error("Cognito did not answer: {0}")]
+    Unreachable(String),
     #[error("{code}: {message}")]
     Other { code: String, message: String },
 }
@@ -46,6 +52,11 @@ impl CognitoErrorKind {
     /// Whether Cognito refused the call for its request rate (retry later, slower).
     pub fn is_throttling(&self) -> bool {
         matches!(self, Self::Throttled(_))
+    }
+
+    /// Whether Cognito failed on its side or did not answer at all.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::ServerError(_) | Self::Unreachable(_))
     }
 }
 
@@ -59,11 +70,25 @@ impl CognitoError {
         let message = error.message().map(str::to_owned).unwrap_or_else(|| {
             aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(&error).to_string()
         });
+        let server_failed = error
+            .raw_response()
+            .is_some_and(|response| response.status().is_server_error());
         let kind = match code.as_str() {
+            // Checked first: a throttling code can come with a 5xx status.
+            "TooManyRequestsException" => CognitoErrorKind::Throttled(message),
+            _ if matches!(
+                error,
+                SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)
+            ) =>
+            {
+                CognitoErrorKind::Unreachable(message)
+            }
+            _ if server_failed || matches!(error, SdkError::ResponseError(_)) => {
+                CognitoErrorKind::ServerError(format!("{code}: {message}"))
+            }
             "UsernameExistsException" => CognitoErrorKind::UserExists,
             "InvalidPasswordException" => CognitoErrorKind::InvalidPassword(message),
             "InvalidParameterException" => CognitoErrorKind::InvalidParameter(message),
-            "TooManyRequestsException" => CognitoErrorKind::Throttled(message),
             "ResourceNotFoundException" => CognitoErrorKind::PoolNotFound(message),
             "UserNotFoundException" => CognitoErrorKind::UserNotFound(message),
             "NotAuthorizedException" => CognitoErrorKind::NotAuthorized(message),
@@ -92,6 +117,7 @@ pub fn password_format_problem(password: &str) -> Option<&'static str> {
 }
 
 /// A user to create: its name, attributes and (permanent) password.
+#[derive(Clone)]
 pub struct NewUser<'a> {
     pub username: &'a str,
     pub attributes: Vec<AttributeType>,
@@ -159,7 +185,42 @@ pub async fn set_permanent_password(
 
 #[cfg(test)]
 mod tests {
+    use aws_sdk_cognitoidentityprovider::{
+        config::http::HttpResponse, error::ErrorMetadata,
+        operation::admin_create_user::AdminCreateUserError,
+    };
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
     use super::*;
+
+    fn answered(status: u16, code: &str) -> SdkError<AdminCreateUserError, HttpResponse> {
+        let status = StatusCode::try_from(status).expect("a status code");
+        let metadata = ErrorMetadata::builder().code(code).message("m").build();
+        SdkError::service_error(
+            AdminCreateUserError::generic(metadata),
+            HttpResponse::new(status, SdkBody::empty()),
+        )
+    }
+
+    fn kind_of(error: SdkError<AdminCreateUserError, HttpResponse>) -> CognitoErrorKind {
+        CognitoError::from_sdk("AdminCreateUser", error).kind
+    }
+
+    #[test]
+    fn failures_are_classified_by_code_status_and_transport() {
+        assert!(kind_of(answered(400, "TooManyRequestsException")).is_throttling());
+        assert!(kind_of(answered(500, "InternalErrorException")).is_unavailable());
+        assert!(kind_of(answered(503, "ServiceUnavailable")).is_unavailable());
+        assert_eq!(
+            kind_of(answered(400, "UsernameExistsException")),
+            CognitoErrorKind::UserExists
+        );
+        let timeout = SdkError::timeout_error("the attempt timed out after 15 s");
+        assert!(matches!(kind_of(timeout), CognitoErrorKind::Unreachable(_)));
+        let unexpected = kind_of(answered(400, "AliasExistsException"));
+        assert!(!unexpected.is_unavailable() && !unexpected.is_throttling());
+    }
 
     #[test]
     fn password_format_problems_are_named() {

@@ -39,6 +39,7 @@ impl Error {
             Self::CloudFormation { .. } => "cloudformation",
             Self::Lambda { .. } => "lambda",
             Self::Cognito(e) if e.kind.is_throttling() => "throttled",
+            Self::Cognito(e) if e.kind.is_unavailable() => "cognito_unavailable",
             Self::Cognito(_) => "cognito",
             Self::MissingObjectKey(_) => "missing_object_key",
         }

@@ -39,8 +39,6 @@ use crate::{
 
 /// How soon a user waiting for its pool looks again (pool events also wake it).
 pub const WAIT_FOR_POOL: Duration = Duration::from_secs(15);
-/// Failures in a row after which throttling is reported in the Synced condition.
-const THROTTLED_REPORT_AFTER: u32 = 5;
 
 /// How a reconcile ends early: the action to return (the status is written).
 type Early = Action;
@@ -289,7 +287,7 @@ impl<'a> Reconciler<'a> {
                 self.password_rejected(version, message).await.map(Err)
             }
             CreateFailure::SpecRefused(message) => self.spec_rejected(&message).await.map(Err),
-            CreateFailure::Retry => Err(self.aws_failure(error).await),
+            CreateFailure::Retry => Err(error.into()),
         }
     }
 
@@ -312,6 +310,9 @@ impl<'a> Reconciler<'a> {
                 if let Some(observed) = observed.as_mut() {
                     observed.status = Some(attributes::CONFIRMED.into());
                 }
+                // Recorded before the next call that can fail or wait: a reconcile cut
+                // short (a crash, a restart) must not set the same password again.
+                self.draft.write().await?;
                 if rotated {
                     let note = format!(
                         "applied version {version} of Secret {}",
@@ -328,7 +329,7 @@ impl<'a> Reconciler<'a> {
                     let message = self.cognito_refused_password(version, &message);
                     self.password_rejected(version, message).await.map(Err)
                 }
-                _ => Err(self.aws_failure(error).await),
+                _ => Err(error.into()),
             },
         }
     }
@@ -360,7 +361,7 @@ impl<'a> Reconciler<'a> {
             if let CreateFailure::SpecRefused(message) = decide::create_failure(&error.kind) {
                 return self.spec_rejected(&message).await.map(Err);
             }
-            return Err(self.aws_failure(error).await);
+            return Err(error.into());
         }
         if !changes.is_empty() && !created {
             self.draft
@@ -440,24 +441,6 @@ impl<'a> Reconciler<'a> {
         self.refuse(reasons::INVALID_SPEC, "Reconcile", &message)
             .await?;
         Ok(Action::await_change())
-    }
-
-    /// Turns a failed call into the reconcile's error; persistent throttling is also
-    /// reported in Synced (Ready stays as it was: the user still works).
-    async fn aws_failure(&mut self, error: CognitoError) -> Error {
-        // This failure is the next one the error policy counts.
-        if error.kind.is_throttling() && self.ctx.failures(&self.uid) + 1 >= THROTTLED_REPORT_AFTER
-        {
-            let message = format!(
-                "Cognito keeps throttling {}; retrying with backoff",
-                error.operation
-            );
-            self.draft.set(SYNCED, false, reasons::THROTTLED, &message);
-            if let Err(e) = self.draft.write().await {
-                tracing::warn!(error = %e, "could not report throttling");
-            }
-        }
-        error.into()
     }
 }
 

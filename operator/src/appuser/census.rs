@@ -3,11 +3,13 @@
 //! controller's cache, and reconcile only the users that differ, handing each the
 //! observation so it need not read the user again.
 //!
-//! An idle census of N users in a pool without groups costs ceil(N/60) `ListUsers` calls
-//! and no write; each declared group adds ceil(members/60) `ListUsersInGroup` calls.
+//! An idle census of a pool of N users without groups costs ceil(N/60) `ListUsers` calls
+//! and no write; each declared group adds ceil(members/60) `ListUsersInGroup` calls. Of
+//! the pages only the AppUsers' users are kept, so memory follows the AppUsers, not the
+//! pool (which may hold many users signed up another way).
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::{BTreeSet, HashMap, HashSet},
     sync::Arc,
     time::Duration,
 };
@@ -124,10 +126,16 @@ async fn census_of_pool(
     }
     let directory = UserDirectory::new(&uctx.ctx.aws_clients(&region), &pool_id);
 
-    let by_sub = directory.users_by_sub().await?;
+    // Only the AppUsers' users are kept from the listings: the pool may hold many more.
+    let subs: HashSet<&str> = users
+        .iter()
+        .filter_map(|user| user.status.as_ref()?.sub.as_deref())
+        .collect();
+    let by_sub = directory.users_with_subs(&subs).await?;
+    let usernames: HashSet<&str> = by_sub.values().map(|u| u.username.as_str()).collect();
     let mut groups_of: HashMap<String, BTreeSet<String>> = HashMap::new();
     for group in &pool.spec.groups {
-        for member in directory.members_of(&group.name).await? {
+        for member in directory.members_among(&group.name, &usernames).await? {
             groups_of
                 .entry(member)
                 .or_default()

@@ -5,9 +5,13 @@
 use cognito_crds::{AppUser, AppUserStatus, user_provisioning::CognitoErrorKind};
 use kube::ResourceExt;
 
-use crate::reconcile::{
-    conditions::{self, READY, SYNCED},
-    outcome::pending_request,
+use super::directory::ATTEMPTS;
+use crate::{
+    error::Error,
+    reconcile::{
+        conditions::{self, READY, SYNCED, reasons},
+        outcome::pending_request,
+    },
 };
 
 /// Whether the user converged for its current generation, so that it needs no read of
@@ -97,6 +101,29 @@ pub fn create_failure(kind: &CognitoErrorKind) -> CreateFailure {
         }
         CognitoErrorKind::InvalidParameter(message) => CreateFailure::SpecRefused(message.clone()),
         _ => CreateFailure::Retry,
+    }
+}
+
+/// The Synced reason and message of a reconcile that failed with `error` (Ready stays as
+/// it was: a user that could sign in still can). Cognito's own trouble is named as such,
+/// so that a user waiting out throttling or an outage says so.
+pub fn failure_report(error: &Error) -> (&'static str, String) {
+    match error {
+        Error::Cognito(error) if error.kind.is_throttling() => (
+            reasons::THROTTLED,
+            format!(
+                "Cognito throttled {} after {ATTEMPTS} attempts within the operator's request rates; retrying with backoff",
+                error.operation
+            ),
+        ),
+        Error::Cognito(error) if error.kind.is_unavailable() => (
+            reasons::COGNITO_UNAVAILABLE,
+            format!("{error}; retrying with backoff"),
+        ),
+        error => (
+            reasons::RECONCILE_ERROR,
+            format!("{error}; retrying with backoff"),
+        ),
     }
 }
 
@@ -301,6 +328,36 @@ mod tests {
             PasswordStep::StillRefused
         );
         assert_eq!(password_step(&refused, "43", true), PasswordStep::Set);
+    }
+
+    #[test]
+    fn cognito_trouble_is_named_in_the_report() {
+        let failed = |kind| {
+            Error::Cognito(cognito_crds::user_provisioning::CognitoError {
+                operation: "AdminCreateUser",
+                kind,
+            })
+        };
+        let (reason, message) =
+            failure_report(&failed(CognitoErrorKind::Throttled("Rate exceeded".into())));
+        assert_eq!(reason, reasons::THROTTLED);
+        assert!(message.contains("AdminCreateUser"), "{message}");
+        for kind in [
+            CognitoErrorKind::ServerError("InternalErrorException: boom".into()),
+            CognitoErrorKind::Unreachable("timed out".into()),
+        ] {
+            assert_eq!(
+                failure_report(&failed(kind)).0,
+                reasons::COGNITO_UNAVAILABLE
+            );
+        }
+        let (reason, _) =
+            failure_report(&failed(CognitoErrorKind::NotAuthorized("bad key".into())));
+        assert_eq!(reason, reasons::RECONCILE_ERROR);
+        assert_eq!(
+            failure_report(&Error::MissingObjectKey("uid")).0,
+            reasons::RECONCILE_ERROR
+        );
     }
 
     #[test]

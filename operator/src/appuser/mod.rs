@@ -38,9 +38,10 @@ use self::{apply::Reconciler, context::UserContext};
 use crate::{
     error::{Error, Result},
     reconcile::{
-        conditions::{self, READY},
+        conditions::{self, READY, SYNCED},
         finalizer::reconcile_guarded,
         outcome::retry_with_backoff,
+        report::{StatusDraft, warning},
     },
     runtime::context::Context,
 };
@@ -167,10 +168,34 @@ async fn reconcile(user: Arc<AppUser>, uctx: Arc<UserContext>) -> Result<Action>
         &uctx.ctx,
         KIND,
         FINALIZER,
-        async |api| Reconciler::new(&user, &uctx, api)?.apply().await,
+        async |api: Api<AppUser>| {
+            let result = Reconciler::new(&user, &uctx, api.clone())?.apply().await;
+            if let Err(error) = &result {
+                report_error(&user, &uctx, api, error).await;
+            }
+            result
+        },
         async |_| cleanup::cleanup(&user, &uctx).await,
     )
     .await
+}
+
+/// Says why a reconcile failed in the Synced condition, with a Warning Event, when that
+/// is news: while Cognito throttles or is down, thousands of users fail again and again,
+/// and each repeat would cost a status write. Best effort: the API server may be what
+/// failed.
+async fn report_error(user: &AppUser, uctx: &UserContext, api: Api<AppUser>, error: &Error) {
+    let (reason, message) = decide::failure_report(error);
+    let mut draft = StatusDraft::new(user, user.status.clone(), api, &uctx.ctx, &uctx.written);
+    let before = draft.status.conditions.clone();
+    draft.set(SYNCED, false, reason, &message);
+    if !conditions::differ(&before, &draft.status.conditions) {
+        return;
+    }
+    if let Err(error) = draft.write().await {
+        tracing::warn!(%error, "could not record the reconcile error in status");
+    }
+    draft.event(warning(reason, "Reconcile"), &message).await;
 }
 
 fn error_policy(user: Arc<AppUser>, error: &Error, uctx: Arc<UserContext>) -> Action {

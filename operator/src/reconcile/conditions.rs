@@ -120,6 +120,8 @@ pub mod reasons {
     pub const INVALID_SPEC: &str = "InvalidSpec";
     /// Cognito kept throttling the operator's calls; it retries with backoff.
     pub const THROTTLED: &str = "Throttled";
+    /// Cognito failed on its side or did not answer; the operator retries with backoff.
+    pub const COGNITO_UNAVAILABLE: &str = "CognitoUnavailable";
     /// The Cognito user exists as declared and can sign in.
     pub const USER_READY: &str = "UserReady";
     /// An AWS or Kubernetes call failed; the operator retries with backoff.

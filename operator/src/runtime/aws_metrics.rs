@@ -33,6 +33,9 @@ const THROTTLING_CODES: &[&str] = &[
 pub struct ServiceClients {
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    /// For the calls on users, which the caller retries itself: without SDK retries, so
+    /// that every attempt waits on the operator's rate limits (see `appuser::directory`).
+    pub cognito_users: aws_sdk_cognitoidentityprovider::Client,
     /// Reads the tags of the tenants' trigger functions.
     pub lambda: aws_sdk_lambda::Client,
 }
@@ -54,12 +57,17 @@ pub fn with_call_metrics(config: &aws_config::SdkConfig, metrics: &Metrics) -> S
     let cognito = aws_sdk_cognitoidentityprovider::config::Builder::from(config)
         .interceptor(counter.clone())
         .build();
+    let cognito_users = cognito
+        .to_builder()
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .build();
     let lambda = aws_sdk_lambda::config::Builder::from(config)
         .interceptor(counter)
         .build();
     ServiceClients {
         cloudformation: aws_sdk_cloudformation::Client::from_conf(cloudformation),
         cognito: aws_sdk_cognitoidentityprovider::Client::from_conf(cognito),
+        cognito_users: aws_sdk_cognitoidentityprovider::Client::from_conf(cognito_users),
         lambda: aws_sdk_lambda::Client::from_conf(lambda),
     }
 }

@@ -79,6 +79,8 @@ impl Adoption {
 pub struct RegionalClients {
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    /// Without SDK retries: see [`crate::runtime::aws_metrics::ServiceClients`].
+    pub cognito_users: aws_sdk_cognitoidentityprovider::Client,
     pub lambda: aws_sdk_lambda::Client,
     /// The rate limits every Cognito user call of this region waits on.
     pub limits: Arc<RateLimits>,
@@ -144,6 +146,7 @@ impl Context {
                 RegionalClients {
                     cloudformation: clients.cloudformation,
                     cognito: clients.cognito,
+                    cognito_users: clients.cognito_users,
                     lambda: clients.lambda,
                     limits: Arc::new(RateLimits::new(self.settings.cognito_rates)),
                 }

@@ -48,6 +48,7 @@ async fn main() -> anyhow::Result<()> {
     let clients = RegionalClients {
         cloudformation: aws_sdk_cloudformation::Client::new(&aws),
         cognito: aws_sdk_cognitoidentityprovider::Client::new(&aws),
+        cognito_users: aws_sdk_cognitoidentityprovider::Client::new(&aws),
         lambda: aws_sdk_lambda::Client::new(&aws),
         limits: Arc::new(RateLimits::new(CognitoRates::default())),
     };
