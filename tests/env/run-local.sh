@@ -281,6 +281,14 @@ cat <<MSG
   kubectl get -n $NAMESPACE userpools,appusers
   $target/cognito-client whoami
   $target/cognito-client fetch /api/me
+  $target/cognito-client sign-out
+MSG
+$real_aws || cat <<MSG
+
+AWS here is the moto emulator with the plugins in tests/moto/ (README, "AWS emulator"):
+sign-in checks the password as Cognito does (the SRP proof too), unknown users get
+"Incorrect username or password.", and sign-out revokes the refresh token and its access
+tokens. It sends no e-mail, runs no Lambda trigger, and all pools share one signing key.
 MSG
 
 case "$mode" in

@@ -31,6 +31,8 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 import cognito_cfn  # noqa: E402,F401  (import = registration, before any request)
+# Before cognito_clients, whose flow check then wraps (and runs before) the SRP flow.
+import cognito_sign_in  # noqa: E402,F401  (import = patch, before any request)
 import cognito_clients  # noqa: E402,F401  (import = patch, before any request)
 import cognito_client_secrets  # noqa: E402,F401  (import = patch, before any request)
 import cognito_resources  # noqa: E402,F401  (import = registration and patch, before any request)
@@ -39,6 +41,8 @@ import cloudformation_noecho  # noqa: E402,F401  (import = patch, before any req
 import cognito_domains  # noqa: E402,F401  (import = registration and patch, before any request)
 import cognito_oauth  # noqa: E402,F401  (import = patch, before _dispatch below wraps it)
 import cognito_large_pools  # noqa: E402,F401  (import = patch, before _dispatch below wraps it)
+# After the plugins that add actions: it wraps every action that takes an access token.
+import cognito_revocation  # noqa: E402,F401  (import = patch, before any request)
 import faults  # noqa: E402  (wraps the serialized dispatcher below, outside the lock)
 
 DEFAULT_PORT = 5055
