@@ -2,9 +2,10 @@
 //! in-process webhook-api, each test with its own pool and its own `$XDG_CONFIG_HOME`.
 //! Passwords always go in on standard input.
 //!
-//! moto does not check SRP's password claim (`client/tests/srp_reference.rs` checks the
-//! maths against amazon-cognito-identity-js), nor implement `RevokeToken` (a stub stands
-//! in for it below), and its tokens always last an hour (tests move the cached expiry).
+//! The emulator checks SRP's password claim and implements `RevokeToken` (plugins in
+//! tests/moto; `client/tests/srp_reference.rs` checks the client's maths against
+//! amazon-cognito-identity-js); its tokens always last an hour (tests move the cached
+//! expiry).
 
 use std::{
     path::{Path, PathBuf},
@@ -13,6 +14,7 @@ use std::{
     time::Duration,
 };
 
+use aws_sdk_cognitoidentityprovider::types::ExplicitAuthFlowsType;
 use axum::{Router, http::HeaderMap, routing::post};
 use cognito_operator_tests::{
     EmulatorPool, REGION, WebhookApi, environment, serve_on_loopback, trusting, unique, unix_now,
@@ -403,8 +405,50 @@ async fn sign_out_revokes_then_clears_the_cache() {
     again.assert_ok();
     assert!(again.stderr.contains("nothing to do"));
 
-    // When Cognito cannot revoke (here: moto's missing RevokeToken), the tokens are
+    // Against the emulator the revocation is real: the revoked tokens, put back in the
+    // cache, no longer work, whether the access token or the refresh token is tried.
+    machine.sign_in(&email, "password").await.assert_ok();
+    let revoked = std::fs::read_to_string(machine.cache_path("default")).expect("cache file");
+    machine.run(&["sign-out"], None).await.assert_ok();
+    let restore = || {
+        std::fs::write(machine.cache_path("default"), &revoked).expect("restore the cache");
+        std::fs::set_permissions(
+            machine.cache_path("default"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .expect("cache mode");
+    };
+    restore();
+    machine
+        .run(&["whoami"], None)
+        .await
+        .assert_fails(3, "the session has ended");
+    restore();
+    machine.edit_cache(|cache| cache["expires_at"] = 1.into());
+    machine
+        .run(&["whoami"], None)
+        .await
+        .assert_fails(3, "the session has ended");
+
+    // When Cognito cannot revoke (a client without token revocation), the tokens are
     // still deleted, and the exit code says the revocation failed.
+    let no_revocation = pool
+        .cognito
+        .create_user_pool_client()
+        .user_pool_id(&pool.pool_id)
+        .client_name("no-revocation")
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .enable_token_revocation(false)
+        .send()
+        .await
+        .expect("CreateUserPoolClient");
+    let client_id = no_revocation
+        .user_pool_client()
+        .and_then(|c| c.client_id())
+        .expect("client id");
+    let mut machine = Machine::new(&pool, None);
+    machine.set("COGNITO_CLIENT_CLIENT_ID", client_id);
     machine.sign_in(&email, "password").await.assert_ok();
     let run = machine.run(&["sign-out"], None).await;
     run.assert_fails(13, "the refresh token was not revoked");
@@ -431,6 +475,22 @@ async fn sign_in_failures_have_exit_codes_and_one_line_messages() {
         .await;
     wrong.assert_fails(4, "wrong e-mail or password");
     wrong.assert_no_secret("Wrong-Password-1");
+    // SRP proves the password without sending it; a wrong one fails all the same.
+    let wrong_srp = machine
+        .run(
+            &[
+                "sign-in",
+                "--email",
+                &email,
+                "--auth-flow",
+                "srp",
+                "--password-stdin",
+            ],
+            Some("Wrong-Password-1\n"),
+        )
+        .await;
+    wrong_srp.assert_fails(4, "wrong e-mail or password");
+    wrong_srp.assert_no_secret("Wrong-Password-1");
 
     let nobody = format!("{}@example.com", unique("nobody"));
     for flow in ["password", "srp"] {
