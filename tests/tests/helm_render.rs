@@ -210,3 +210,112 @@ fn helm_test_checks_webhook_api_readiness_from_a_restricted_pod() {
         .stdout;
     assert!(!without.contains("helm.sh/hook: test"));
 }
+
+/// The `env` entry `name` of a rendered container, with its value on the next line.
+fn env_entry(name: &str, value: &str) -> String {
+    format!("- name: {name}\n              value: \"{value}\"")
+}
+
+#[test]
+fn webhook_api_drain_reaches_the_pod_within_its_grace_period() {
+    let api = "cognito-operator-webhook-api";
+    let drain = "WEBHOOK_API_SHUTDOWN_DRAIN_SECONDS";
+    let rendered = template("default", &[]).expect_success("template").stdout;
+    let deployment = document(&rendered, "Deployment", api).expect("Deployment");
+    assert!(
+        deployment.contains(&env_entry(drain, "5"))
+            && deployment.contains("terminationGracePeriodSeconds: 30"),
+        "the default drain (5 s) within the default grace period:\n{deployment}"
+    );
+
+    // A longer drain with a grace period that covers it and the request time limit.
+    let rendered = template(
+        "default",
+        &[
+            "webhookApi.shutdownDrainSeconds=17",
+            "webhookApi.requestTimeoutSeconds=12",
+            "webhookApi.terminationGracePeriodSeconds=30",
+        ],
+    )
+    .expect_success("template")
+    .stdout;
+    let deployment = document(&rendered, "Deployment", api).expect("Deployment");
+    assert!(
+        deployment.contains(&env_entry(drain, "17"))
+            && deployment.contains(&env_entry("WEBHOOK_API_REQUEST_TIMEOUT_SECONDS", "12"))
+            && deployment.contains("terminationGracePeriodSeconds: 30"),
+        "{deployment}"
+    );
+    assert_eq!(
+        rendered.matches(drain).count(),
+        1,
+        "only webhook-api drains:\n{rendered}"
+    );
+
+    // No drain at all is allowed (the schema's minimum is 0) and still passed on.
+    let rendered = template("default", &["webhookApi.shutdownDrainSeconds=0"])
+        .expect_success("template")
+        .stdout;
+    let deployment = document(&rendered, "Deployment", api).expect("Deployment");
+    assert!(deployment.contains(&env_entry(drain, "0")), "{deployment}");
+    let output = template("default", &["webhookApi.shutdownDrainSeconds=-1"]);
+    assert!(!output.success, "a negative drain was accepted");
+    assert!(output.stderr.contains("schema"), "{}", output.stderr);
+}
+
+#[test]
+fn grace_period_must_exceed_drain_plus_request_timeout() {
+    let refusal = "webhookApi.terminationGracePeriodSeconds must exceed \
+                   shutdownDrainSeconds + requestTimeoutSeconds";
+    // Equal to drain + timeout is refused as well: nothing would be left for the exit.
+    for sets in [
+        // 5 + 10 (defaults) >= 15
+        &["webhookApi.terminationGracePeriodSeconds=15"][..],
+        &["webhookApi.terminationGracePeriodSeconds=10"],
+        &["webhookApi.terminationGracePeriodSeconds=0"],
+        // 25 + 10 > 30 (the default grace period)
+        &["webhookApi.shutdownDrainSeconds=25"],
+        // 5 + 25 = 30
+        &["webhookApi.requestTimeoutSeconds=25"],
+        &[
+            "webhookApi.shutdownDrainSeconds=40",
+            "webhookApi.requestTimeoutSeconds=20",
+            "webhookApi.terminationGracePeriodSeconds=60",
+        ],
+    ] {
+        let output = template("default", sets);
+        assert!(!output.success, "{sets:?} was accepted:\n{}", output.stdout);
+        assert!(
+            output.stderr.contains(refusal),
+            "{sets:?} refused without saying why: {}",
+            output.stderr
+        );
+    }
+
+    // One second more than drain + timeout renders.
+    for sets in [
+        &["webhookApi.terminationGracePeriodSeconds=16"][..],
+        &["webhookApi.shutdownDrainSeconds=19"],
+        &[
+            "webhookApi.shutdownDrainSeconds=0",
+            "webhookApi.terminationGracePeriodSeconds=11",
+        ],
+        &[
+            "webhookApi.shutdownDrainSeconds=40",
+            "webhookApi.requestTimeoutSeconds=20",
+            "webhookApi.terminationGracePeriodSeconds=61",
+        ],
+    ] {
+        template("default", sets).expect_success(&format!("template {sets:?}"));
+    }
+
+    // The check belongs to webhook-api's Deployment: without webhook-api there is none.
+    template(
+        "default",
+        &[
+            "webhookApi.enabled=false",
+            "webhookApi.terminationGracePeriodSeconds=5",
+        ],
+    )
+    .expect_success("template without webhook-api");
+}

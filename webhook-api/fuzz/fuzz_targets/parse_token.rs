@@ -1,6 +1,6 @@
 //! The token-parsing path on arbitrary input: splitting, base64url, header and claims
 //! JSON, the algorithm and `kid` rules, the signature check against a real-sized key,
-//! and the claim checks. None of it may panic.
+//! the route's pool binding and the claim checks. None of it may panic.
 #![no_main]
 
 use std::{collections::BTreeSet, sync::LazyLock};
@@ -30,6 +30,8 @@ static POOL: LazyLock<TrustedPool> = LazyLock::new(|| TrustedPool {
     issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_fuzz".into(),
     jwks_uri: String::new(),
     client_ids: ["client".to_owned()].into(),
+    name: "fuzz".into(),
+    configured: true,
 });
 
 fuzz_target!(|data: &[u8]| {
@@ -40,8 +42,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let _ = KEY.verify(parsed.signed, &parsed.signature);
-    for token_use in [TokenUse::Access, TokenUse::Id] {
+    for (token_use, pools) in [
+        (TokenUse::Access, vec![]),
+        (TokenUse::Id, vec!["team/*".into(), "fuzz".into()]),
+    ] {
         let mut policy = RoutePolicy::new(token_use);
+        policy.pools = pools;
         policy.required_groups = vec!["admins".into()];
         policy.required_scopes = vec!["read".into()];
         let _ = check_claims(
