@@ -231,7 +231,13 @@ impl<'a> Reconciler<'a> {
         };
         match observation {
             Observation::Unread => Ok(Ok((None, false))),
-            Observation::Found(user) => Ok(Ok((Some(user), false))),
+            Observation::Found(user) => {
+                if self.draft.status.sub.is_none() {
+                    tracing::info!(pool = %directory.pool_id(), "found the user a reconcile cut short created");
+                    self.record_user(&user, directory.pool_id());
+                }
+                Ok(Ok((Some(user), false)))
+            }
             Observation::Missing => self.create(directory, password, version).await,
         }
     }
@@ -249,6 +255,16 @@ impl<'a> Reconciler<'a> {
         {
             let user = format!("user {}", self.username);
             self.draft.recreating("UserRecreated", &user).await;
+        }
+        if self.draft.status.user_pool_id.as_deref() != Some(&pool_id) {
+            // Recorded before the create: a reconcile cut short after it reads the user
+            // instead of creating it again (decide::how_to_observe).
+            let status = &mut self.draft.status;
+            status.user_pool_id = Some(pool_id.clone());
+            status.sub = None;
+            status.username = None;
+            status.applied_password_version = None;
+            self.draft.write().await?;
         }
         tracing::info!(pool = %pool_id, "creating the Cognito user");
         let new_user = NewUser {

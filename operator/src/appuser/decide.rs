@@ -32,7 +32,8 @@ pub fn is_settled(user: &AppUser, status: &AppUserStatus) -> bool {
 /// How a reconcile learns the user's state before converging it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Observe {
-    /// Never created in this pool (or the pool was replaced): create, adopting on a clash.
+    /// Never attempted in this pool (or the pool was replaced): record that a create is
+    /// under way, then create, adopting on a clash.
     Create,
     /// Use what the census just read.
     CensusReport,
@@ -48,8 +49,12 @@ pub fn how_to_observe(
     pool_id: &str,
     census_reported: bool,
 ) -> Observe {
-    if status.sub.is_none() || status.user_pool_id.as_deref() != Some(pool_id) {
+    if status.user_pool_id.as_deref() != Some(pool_id) {
         Observe::Create
+    } else if status.sub.is_none() {
+        // A create was recorded as under way and never as done: a reconcile cut short
+        // (a crash, a restart) may have made the user already.
+        Observe::Read
     } else if census_reported {
         Observe::CensusReport
     } else if is_settled(user, status) {
@@ -306,6 +311,15 @@ mod tests {
         assert_eq!(
             how_to_observe(&user, &unsettled, "eu-west-1_pool", false),
             Observe::Read
+        );
+        let create_under_way = AppUserStatus {
+            user_pool_id: Some("eu-west-1_pool".into()),
+            ..AppUserStatus::default()
+        };
+        assert_eq!(
+            how_to_observe(&user, &create_under_way, "eu-west-1_pool", false),
+            Observe::Read,
+            "a create cut short may have made the user"
         );
     }
 
