@@ -3,11 +3,13 @@
 //! - the `UserPool` and `AppUser` custom resource types (their generated YAML lives beside
 //!   this crate, in `crds/*.yaml`, written by `cognito-operator crdgen`);
 //! - [`user_provisioning`]: creating a Cognito user whose password is permanent, shared by
-//!   the AppUser controller and webhook-api's sign-up.
+//!   the AppUser controller and webhook-api's sign-up;
+//! - [`aws_failure`]: what a failed AWS call means, in words a person can act on.
 #![forbid(unsafe_code)]
 
 pub mod app_client;
 pub mod appuser;
+pub mod aws_failure;
 mod defaults;
 pub mod identity_provider;
 pub mod oauth;

@@ -6,46 +6,57 @@
 //! then `AdminSetUserPassword Permanent=true`, which moves the user from
 //! `FORCE_CHANGE_PASSWORD` to `CONFIRMED`. The user never sees a temporary password.
 
+use std::fmt;
+
 use aws_sdk_cognitoidentityprovider::{
     Client,
+    config::http::HttpResponse,
     error::{ProvideErrorMetadata, SdkError},
     types::{AttributeType, MessageActionType, UserType},
 };
 
+use crate::aws_failure::{self, AwsFailure, Service};
+
 /// A failed Cognito call: the operation, and what kind of failure Cognito reported.
-/// Messages carry Cognito's words, never a password.
+/// Its text is one sentence (cause, then what to do) with Cognito's words, never a
+/// password; [`CognitoError::chain`] has the SDK's whole error, for debug logs.
 #[derive(Debug, thiserror::Error)]
 #[error("Cognito {operation}: {kind}")]
 pub struct CognitoError {
     pub operation: &'static str,
     pub kind: CognitoErrorKind,
+    chain: Option<String>,
 }
 
-/// The kinds of Cognito failure callers act on differently; the rest are `Other`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// The kinds of Cognito failure callers act on differently; the rest are `Other`. The
+/// kinds any AWS service can fail with are told as [`AwsFailure`] tells them.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CognitoErrorKind {
-    #[error("a user with that name already exists")]
     UserExists,
-    #[error("the password does not meet the pool's policy: {0}")]
     InvalidPassword(String),
-    #[error("Cognito rejected a parameter: {0}")]
     InvalidParameter(String),
-    #[error("Cognito throttled the request: {0}")]
     Throttled(String),
-    #[error("the user pool does not exist: {0}")]
     PoolNotFound(String),
-    #[error("the user does not exist: {0}")]
     UserNotFound(String),
-    #[error("Cognito refused the credentials: {0}")]
+    /// Cognito refused a user's credentials (a wrong password, say): not the operator's.
     NotAuthorized(String),
     /// Cognito answered with a server error (5xx): it may work again in a moment.
-    #[error("Cognito failed on its side: {0}")]
     ServerError(String),
     /// No answer: the connection failed or the call timed out.
-    #[error("Cognito did not answer: {0}")]
     Unreachable(String),
-    #[error("{code}: {message}")]
-    Other { code: String, message: String },
+    /// The caller has no AWS credentials (`None`), or could not load them (why).
+    NoCredentials(Option<String>),
+    /// AWS does not accept the caller's credentials (the error code).
+    CredentialsRejected(String),
+    /// IAM refused `action`; `blocked_by` names a policy other than the caller's own.
+    AccessDenied {
+        action: String,
+        blocked_by: Option<String>,
+    },
+    Other {
+        code: String,
+        message: String,
+    },
 }
 
 impl CognitoErrorKind {
@@ -58,43 +69,103 @@ impl CognitoErrorKind {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::ServerError(_) | Self::Unreachable(_))
     }
+
+    /// The failure any AWS service could have had, if this is one (not a Cognito answer
+    /// about users or pools).
+    pub fn aws_failure(&self) -> Option<AwsFailure> {
+        Some(match self.clone() {
+            Self::InvalidParameter(message) => AwsFailure::Validation { message },
+            Self::Throttled(message) => AwsFailure::Throttled { message },
+            Self::ServerError(code) => AwsFailure::ServerError { code },
+            Self::Unreachable(detail) => AwsFailure::Unreachable { detail },
+            Self::NoCredentials(problem) => AwsFailure::NoCredentials { problem },
+            Self::CredentialsRejected(code) => AwsFailure::CredentialsRejected { code },
+            Self::AccessDenied { action, blocked_by } => {
+                AwsFailure::AccessDenied { action, blocked_by }
+            }
+            Self::Other { code, message } => AwsFailure::Other { code, message },
+            Self::UserExists
+            | Self::InvalidPassword(_)
+            | Self::PoolNotFound(_)
+            | Self::UserNotFound(_)
+            | Self::NotAuthorized(_) => return None,
+        })
+    }
+}
+
+impl From<AwsFailure> for CognitoErrorKind {
+    /// Cognito's own answers (a taken name, a refused password...) are told apart by
+    /// their codes, which [`AwsFailure`] leaves in `Other`.
+    fn from(failure: AwsFailure) -> Self {
+        match failure {
+            AwsFailure::NoCredentials { problem } => Self::NoCredentials(problem),
+            AwsFailure::CredentialsRejected { code } => Self::CredentialsRejected(code),
+            AwsFailure::AccessDenied { action, blocked_by } => {
+                Self::AccessDenied { action, blocked_by }
+            }
+            AwsFailure::Unreachable { detail } => Self::Unreachable(detail),
+            AwsFailure::Throttled { message } => Self::Throttled(message),
+            AwsFailure::Validation { message } => Self::InvalidParameter(message),
+            AwsFailure::ServerError { code } => Self::ServerError(code),
+            AwsFailure::Other { code, message } => match code.as_str() {
+                "UsernameExistsException" => Self::UserExists,
+                "InvalidPasswordException" => Self::InvalidPassword(message),
+                "ResourceNotFoundException" => Self::PoolNotFound(message),
+                "UserNotFoundException" => Self::UserNotFound(message),
+                "NotAuthorizedException" => Self::NotAuthorized(message),
+                _ => Self::Other { code, message },
+            },
+        }
+    }
+}
+
+impl fmt::Display for CognitoErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UserExists => f.write_str("a user with that name already exists"),
+            Self::InvalidPassword(message) => {
+                write!(f, "the password does not meet the pool's policy: {message}")
+            }
+            Self::PoolNotFound(message) => write!(f, "the user pool does not exist: {message}"),
+            Self::UserNotFound(message) => write!(f, "the user does not exist: {message}"),
+            Self::NotAuthorized(message) => {
+                write!(f, "Cognito refused the credentials: {message}")
+            }
+            other => match other.aws_failure() {
+                Some(failure) => failure.fmt(f),
+                None => Ok(()),
+            },
+        }
+    }
 }
 
 impl CognitoError {
-    /// Classifies an SDK error of `operation`.
+    /// A failure the caller found itself (an incomplete answer, say).
+    pub fn new(operation: &'static str, kind: CognitoErrorKind) -> Self {
+        Self {
+            operation,
+            kind,
+            chain: None,
+        }
+    }
+
+    /// Classifies an SDK error of `operation`, keeping its whole chain for the log.
     pub fn from_sdk<E: ProvideErrorMetadata + std::error::Error + 'static>(
         operation: &'static str,
-        error: SdkError<E>,
+        error: SdkError<E, HttpResponse>,
     ) -> Self {
-        let code = error.code().unwrap_or("Unknown").to_owned();
-        let message = error.message().map(str::to_owned).unwrap_or_else(|| {
-            aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(&error).to_string()
-        });
-        let server_failed = error
-            .raw_response()
-            .is_some_and(|response| response.status().is_server_error());
-        let kind = match code.as_str() {
-            // Checked first: a throttling code can come with a 5xx status.
-            "TooManyRequestsException" => CognitoErrorKind::Throttled(message),
-            _ if matches!(
-                error,
-                SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)
-            ) =>
-            {
-                CognitoErrorKind::Unreachable(message)
-            }
-            _ if server_failed || matches!(error, SdkError::ResponseError(_)) => {
-                CognitoErrorKind::ServerError(format!("{code}: {message}"))
-            }
-            "UsernameExistsException" => CognitoErrorKind::UserExists,
-            "InvalidPasswordException" => CognitoErrorKind::InvalidPassword(message),
-            "InvalidParameterException" => CognitoErrorKind::InvalidParameter(message),
-            "ResourceNotFoundException" => CognitoErrorKind::PoolNotFound(message),
-            "UserNotFoundException" => CognitoErrorKind::UserNotFound(message),
-            "NotAuthorizedException" => CognitoErrorKind::NotAuthorized(message),
-            _ => CognitoErrorKind::Other { code, message },
-        };
-        Self { operation, kind }
+        let failure = AwsFailure::of(Service::COGNITO, operation, &error);
+        Self {
+            operation,
+            kind: failure.into(),
+            chain: Some(aws_failure::chain(&error)),
+        }
+    }
+
+    /// The SDK's whole error chain, for debug logs only: long, and full of the SDK's
+    /// internals.
+    pub fn chain(&self) -> String {
+        self.chain.clone().unwrap_or_else(|| self.to_string())
     }
 }
 
@@ -155,12 +226,14 @@ pub async fn create_suppressed(
         .send()
         .await
         .map_err(|e| CognitoError::from_sdk("AdminCreateUser", e))?;
-    created.user.ok_or_else(|| CognitoError {
-        operation: "AdminCreateUser",
-        kind: CognitoErrorKind::Other {
-            code: "MissingUser".to_owned(),
-            message: "the response carried no user".to_owned(),
-        },
+    created.user.ok_or_else(|| {
+        CognitoError::new(
+            "AdminCreateUser",
+            CognitoErrorKind::Other {
+                code: "MissingUser".to_owned(),
+                message: "the response carried no user".to_owned(),
+            },
+        )
     })
 }
 
@@ -220,6 +293,79 @@ mod tests {
         assert!(matches!(kind_of(timeout), CognitoErrorKind::Unreachable(_)));
         let unexpected = kind_of(answered(400, "AliasExistsException"));
         assert!(!unexpected.is_unavailable() && !unexpected.is_throttling());
+    }
+
+    #[test]
+    fn access_denied_and_missing_credentials_read_as_what_to_do() {
+        let metadata = ErrorMetadata::builder()
+            .code("AccessDeniedException")
+            .message("User: arn:aws:iam::123456789012:user/op is not authorized to perform: cognito-idp:AdminCreateUser on resource: arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_x because no identity-based policy allows the cognito-idp:AdminCreateUser action")
+            .build();
+        let denied = CognitoError::from_sdk(
+            "AdminCreateUser",
+            SdkError::service_error(
+                AdminCreateUserError::generic(metadata),
+                HttpResponse::new(StatusCode::try_from(400).expect("400"), SdkBody::empty()),
+            ),
+        );
+        assert_eq!(
+            denied.to_string(),
+            "Cognito AdminCreateUser: access denied: the role lacks cognito-idp:AdminCreateUser; add it to the role's IAM policy"
+        );
+        // The log gets AWS's whole sentence.
+        assert!(
+            denied
+                .chain()
+                .contains("because no identity-based policy allows")
+        );
+
+        let timeout = CognitoError::from_sdk(
+            "AdminGetUser",
+            SdkError::<AdminCreateUserError, HttpResponse>::timeout_error("timed out after 15s"),
+        );
+        assert!(timeout.kind.is_unavailable());
+        assert!(timeout.to_string().len() < 300, "{timeout}");
+    }
+
+    #[test]
+    fn cognito_kinds_and_aws_failures_tell_the_same_story() {
+        let generic = [
+            AwsFailure::NoCredentials { problem: None },
+            AwsFailure::CredentialsRejected {
+                code: "ExpiredToken".into(),
+            },
+            AwsFailure::AccessDenied {
+                action: "cognito-idp:AdminGetUser".into(),
+                blocked_by: None,
+            },
+            AwsFailure::Unreachable {
+                detail: "Connection refused".into(),
+            },
+            AwsFailure::Throttled {
+                message: "Rate exceeded".into(),
+            },
+            AwsFailure::Validation {
+                message: "bad email".into(),
+            },
+            AwsFailure::ServerError {
+                code: "InternalErrorException".into(),
+            },
+            AwsFailure::Other {
+                code: "AliasExistsException".into(),
+                message: "taken".into(),
+            },
+        ];
+        for failure in generic {
+            let kind = CognitoErrorKind::from(failure.clone());
+            assert_eq!(kind.to_string(), failure.to_string());
+            assert_eq!(kind.aws_failure(), Some(failure));
+        }
+        let own = CognitoErrorKind::from(AwsFailure::Other {
+            code: "InvalidPasswordException".into(),
+            message: "too short".into(),
+        });
+        assert_eq!(own, CognitoErrorKind::InvalidPassword("too short".into()));
+        assert_eq!(own.aws_failure(), None);
     }
 
     #[test]

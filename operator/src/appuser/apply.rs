@@ -284,12 +284,12 @@ impl<'a> Reconciler<'a> {
         match decide::create_failure(&error.kind) {
             CreateFailure::Adopt => {
                 let Some(user) = directory.get(&self.username).await? else {
-                    return Err(CognitoError {
-                        operation: "AdminGetUser",
-                        kind: CognitoErrorKind::UserNotFound(
+                    return Err(CognitoError::new(
+                        "AdminGetUser",
+                        CognitoErrorKind::UserNotFound(
                             "the user existed a moment ago, and then did not".into(),
                         ),
-                    }
+                    )
                     .into());
                 };
                 tracing::info!(pool = %pool_id, "adopting the existing Cognito user");

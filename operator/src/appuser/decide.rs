@@ -10,7 +10,7 @@ use crate::{
     error::Error,
     reconcile::{
         conditions::{self, READY, SYNCED, reasons},
-        outcome::pending_request,
+        outcome::{self, pending_request},
     },
 };
 
@@ -111,13 +111,14 @@ pub fn create_failure(kind: &CognitoErrorKind) -> CreateFailure {
 
 /// The Synced reason and message of a reconcile that failed with `error` (Ready stays as
 /// it was: a user that could sign in still can). Cognito's own trouble is named as such,
-/// so that a user waiting out throttling or an outage says so.
+/// so that a user waiting out throttling or an outage says so; the rest is reported as
+/// for any object (credentials, IAM, other failures).
 pub fn failure_report(error: &Error) -> (&'static str, String) {
     match error {
         Error::Cognito(error) if error.kind.is_throttling() => (
             reasons::THROTTLED,
             format!(
-                "Cognito throttled {} after {ATTEMPTS} attempts within the operator's request rates; retrying with backoff",
+                "Cognito throttled {} after {ATTEMPTS} attempts within the operator's request rates; retrying with backoff (if it lasts, lower operator.cognitoRates or ask AWS for a higher quota)",
                 error.operation
             ),
         ),
@@ -125,10 +126,7 @@ pub fn failure_report(error: &Error) -> (&'static str, String) {
             reasons::COGNITO_UNAVAILABLE,
             format!("{error}; retrying with backoff"),
         ),
-        error => (
-            reasons::RECONCILE_ERROR,
-            format!("{error}; retrying with backoff"),
-        ),
+        error => outcome::failure_report(error),
     }
 }
 
@@ -347,10 +345,10 @@ mod tests {
     #[test]
     fn cognito_trouble_is_named_in_the_report() {
         let failed = |kind| {
-            Error::Cognito(cognito_crds::user_provisioning::CognitoError {
-                operation: "AdminCreateUser",
+            Error::Cognito(cognito_crds::user_provisioning::CognitoError::new(
+                "AdminCreateUser",
                 kind,
-            })
+            ))
         };
         let (reason, message) =
             failure_report(&failed(CognitoErrorKind::Throttled("Rate exceeded".into())));
@@ -368,6 +366,21 @@ mod tests {
         let (reason, _) =
             failure_report(&failed(CognitoErrorKind::NotAuthorized("bad key".into())));
         assert_eq!(reason, reasons::RECONCILE_ERROR);
+        let (reason, message) = failure_report(&failed(CognitoErrorKind::AccessDenied {
+            action: "cognito-idp:AdminCreateUser".into(),
+            blocked_by: None,
+        }));
+        assert_eq!(reason, reasons::ACCESS_DENIED);
+        assert!(
+            message.starts_with(
+                "Cognito AdminCreateUser: access denied: the role lacks cognito-idp:AdminCreateUser"
+            ),
+            "{message}"
+        );
+        assert_eq!(
+            failure_report(&failed(CognitoErrorKind::NoCredentials(None))).0,
+            reasons::AWS_CREDENTIALS_MISSING
+        );
         assert_eq!(
             failure_report(&Error::MissingObjectKey("uid")).0,
             reasons::RECONCILE_ERROR

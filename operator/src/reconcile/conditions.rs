@@ -124,6 +124,12 @@ pub mod reasons {
     pub const COGNITO_UNAVAILABLE: &str = "CognitoUnavailable";
     /// The Cognito user exists as declared and can sign in.
     pub const USER_READY: &str = "UserReady";
+    /// The operator found no AWS credentials, or could not load them.
+    pub const AWS_CREDENTIALS_MISSING: &str = "AWSCredentialsMissing";
+    /// AWS does not accept the operator's credentials (unknown, expired).
+    pub const AWS_CREDENTIALS_REJECTED: &str = "AWSCredentialsRejected";
+    /// IAM refused an AWS call: the operator's role lacks an action.
+    pub const ACCESS_DENIED: &str = "AccessDenied";
     /// An AWS or Kubernetes call failed; the operator retries with backoff.
     pub const RECONCILE_ERROR: &str = "ReconcileError";
 }

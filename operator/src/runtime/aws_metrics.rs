@@ -13,20 +13,9 @@ use aws_smithy_runtime_api::{
     },
 };
 use aws_smithy_types::config_bag::ConfigBag;
+use cognito_crds::aws_failure::THROTTLING_CODES;
 
 use crate::runtime::metrics::{Metrics, Outcome};
-
-/// Error codes with which AWS refuses a call for its rate limit. CloudFormation says
-/// `Throttling`, Cognito `TooManyRequestsException`; quota errors such as
-/// `LimitExceededException` are deliberately not here, as retrying does not fix them.
-const THROTTLING_CODES: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottledException",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-];
 
 /// The AWS service clients the operator uses, for one region.
 #[derive(Clone, Debug)]

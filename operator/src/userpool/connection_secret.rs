@@ -349,13 +349,13 @@ impl Rotation<'_> {
                     descriptor.and_then(|d| d.client_secret_value()),
                 ) else {
                     // Unpublished, the new secret is deleted by the next step.
-                    return Err(CognitoError {
-                        operation: "AddUserPoolClientSecret",
-                        kind: CognitoErrorKind::Other {
+                    return Err(CognitoError::new(
+                        "AddUserPoolClientSecret",
+                        CognitoErrorKind::Other {
                             code: "IncompleteAnswer".into(),
                             message: "no id or value of the new secret".into(),
                         },
-                    }
+                    )
                     .into());
                 };
                 publish.previous = publish.current.take();

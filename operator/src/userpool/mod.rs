@@ -38,9 +38,9 @@ use self::{
 use crate::{
     error::{Error, Result},
     reconcile::{
-        conditions::{SYNCED, reasons},
+        conditions::SYNCED,
         finalizer::reconcile_guarded,
-        outcome::retry_with_backoff,
+        outcome::{failure_report, retry_with_backoff},
         report::{StatusDraft, warning},
         status::StatusMemory,
     },
@@ -135,10 +135,11 @@ async fn reconcile(pool: Arc<UserPool>, pctx: Arc<PoolContext>) -> Result<Action
     .await
 }
 
-/// Says why a reconcile failed in the Synced condition and an Event; the error policy
-/// retries with backoff. Best effort: the API server may be what failed.
+/// Says why a reconcile failed in the Synced condition and an Event (the cause and what
+/// to do; the error policy logs the whole error at debug level) and retries with
+/// backoff. Best effort: the API server may be what failed.
 async fn report_error(pool: &UserPool, pctx: &PoolContext, api: &Api<UserPool>, error: &Error) {
-    let message = format!("{error}; retrying with backoff");
+    let (reason, message) = failure_report(error);
     let mut draft = StatusDraft::new(
         pool,
         pool.status.clone(),
@@ -146,13 +147,11 @@ async fn report_error(pool: &UserPool, pctx: &PoolContext, api: &Api<UserPool>, 
         &pctx.ctx,
         &pctx.written,
     );
-    draft.set(SYNCED, false, reasons::RECONCILE_ERROR, &message);
+    draft.set(SYNCED, false, reason, &message);
     if let Err(error) = draft.write().await {
         tracing::warn!(%error, "could not record the reconcile error in status");
     }
-    draft
-        .event(warning(reasons::RECONCILE_ERROR, "Reconcile"), &message)
-        .await;
+    draft.event(warning(reason, "Reconcile"), &message).await;
 }
 
 fn error_policy(pool: Arc<UserPool>, error: &Error, pctx: Arc<PoolContext>) -> Action {
