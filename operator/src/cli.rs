@@ -9,6 +9,7 @@ use crate::{
         http::{self, Readiness},
         leadership::LeaderElector,
         metrics::Metrics,
+        object_conditions,
         rate_limit::CognitoRates,
         telemetry::{self, LogFormat},
     },
@@ -113,9 +114,11 @@ async fn run_controllers_in(
     namespace: Option<&str>,
     shutdown: &CancellationToken,
 ) {
+    let (client, metrics) = (ctx.client.clone(), ctx.metrics.clone());
     tokio::join!(
         userpool::run(ctx.clone(), namespace, shutdown.clone().cancelled_owned()),
         appuser::run(ctx, namespace, shutdown.clone().cancelled_owned()),
+        object_conditions::run(client, metrics, namespace, shutdown.clone()),
     );
 }
 
@@ -165,6 +168,10 @@ async fn run(mut args: RunArgs) -> anyhow::Result<()> {
     let aws = context::load_aws_config().await;
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = Metrics::new(&mut registry);
+    // Unique per replica (the pod name is), so the leader gauge tells replicas apart.
+    let identity = std::env::var("POD_NAME")
+        .unwrap_or_else(|_| format!("cognito-operator-{}", std::process::id()));
+    metrics.set_leader(&identity, false);
     let readiness = Readiness::new();
     let shutdown = CancellationToken::new();
 
@@ -178,7 +185,7 @@ async fn run(mut args: RunArgs) -> anyhow::Result<()> {
     let ctx = Context::new(
         client.clone(),
         aws,
-        metrics,
+        metrics.clone(),
         Settings {
             resync_interval: Duration::from_secs(args.resync_interval_seconds),
             cognito_rates: CognitoRates {
@@ -195,13 +202,11 @@ async fn run(mut args: RunArgs) -> anyhow::Result<()> {
     readiness.set_ready(true);
 
     if args.leader_election {
-        let identity = std::env::var("POD_NAME")
-            .unwrap_or_else(|_| format!("cognito-operator-{}", std::process::id()));
         let elector = LeaderElector::new(
             client,
             &args.lease_namespace,
             &args.lease_name,
-            identity,
+            identity.clone(),
             Duration::from_secs(15),
         );
         let leadership = tokio::select! {
@@ -209,6 +214,7 @@ async fn run(mut args: RunArgs) -> anyhow::Result<()> {
             () = shutdown.cancelled() => return Ok(()),
         };
         tracing::info!("leading: starting controllers");
+        metrics.set_leader(&identity, true);
         tokio::select! {
             () = run_controllers(ctx, &args.watch_namespaces, &shutdown) => {}
             () = leadership.lost() => {
@@ -216,9 +222,12 @@ async fn run(mut args: RunArgs) -> anyhow::Result<()> {
                 anyhow::bail!("lost the leader Lease");
             }
         }
+        metrics.set_leader(&identity, false);
         leadership.release().await;
     } else {
+        metrics.set_leader(&identity, true);
         run_controllers(ctx, &args.watch_namespaces, &shutdown).await;
+        metrics.set_leader(&identity, false);
     }
     shutdown.cancel();
     server.await.context("metrics server task")??;

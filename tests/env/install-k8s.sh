@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the local test control plane (kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, etcd), the local node's kubelet and kube-proxy, and helm from
-# the pinned Go modules in tests/go/*, into a cache keyed by version. A binary that
+# kube-scheduler, kubectl, etcd), the local node's kubelet and kube-proxy, helm and
+# promtool from the pinned Go modules in tests/go/*, into a cache keyed by version. A binary that
 # already exists is not rebuilt. (install-node.sh builds the rest of the node.)
 set -euo pipefail
 
@@ -27,5 +27,12 @@ go_build etcd "$BIN_DIR/etcd-$ETCD_VERSION/etcd" .
 
 go_build helm "$BIN_DIR/helm-$HELM_VERSION/helm" helm.sh/helm/v4/cmd/helm \
   "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.metadata="
+
+# remove_all_sd leaves Prometheus' service-discovery plugins (and the cloud SDKs they
+# pull in) out of promtool: only `promtool check config` of scrape configs uses them.
+GOFLAGS="${GOFLAGS:+$GOFLAGS }-tags=remove_all_sd" \
+  go_build prometheus "$BIN_DIR/prometheus-$PROMETHEUS_VERSION/promtool" \
+  github.com/prometheus/prometheus/cmd/promtool \
+  "-X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION#v}"
 
 log "all binaries ready in $BIN_DIR/current ($((SECONDS - total_start))s)"

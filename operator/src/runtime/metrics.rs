@@ -1,13 +1,15 @@
-//! Prometheus metrics of the operator: reconciles, their duration and errors, and AWS calls.
+//! Prometheus metrics of the operator: reconciles, their duration and errors, AWS calls,
+//! objects by condition and leadership.
 //!
-//! Every label is a fixed category (a resource kind, an error category, an AWS operation),
-//! never an object's name, so the number of series stays bounded however many objects exist.
+//! Every label is a fixed category (a resource kind, an error category, an AWS operation, a
+//! condition), never an object's name, so the number of series stays bounded however many
+//! objects exist. The one exception is the leader gauge's `identity`: one per process.
 
 use std::{fmt::Write as _, time::Instant};
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder},
-    metrics::{counter::Counter, family::Family, histogram::Histogram},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::{Metric, Registry},
 };
 
@@ -36,6 +38,18 @@ struct AwsCallLabels {
     service: String,
     operation: String,
     outcome: Outcome,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ObjectLabels {
+    kind: &'static str,
+    condition: &'static str,
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LeaderLabels {
+    identity: String,
 }
 
 /// How one AWS call attempt ended.
@@ -83,6 +97,8 @@ pub struct Metrics {
     reconcile_duration: DurationFamily,
     reconcile_errors: Family<ErrorLabels, Counter>,
     aws_calls: Family<AwsCallLabels, Counter>,
+    objects: Family<ObjectLabels, Gauge>,
+    leader: Family<LeaderLabels, Gauge>,
 }
 
 impl Metrics {
@@ -112,6 +128,19 @@ impl Metrics {
                 registry,
                 "aws_calls",
                 "AWS call attempts, by service, operation and outcome",
+                Family::default(),
+            ),
+            objects: registered(
+                registry,
+                "objects",
+                "UserPools and AppUsers by condition type and status (a missing condition \
+                 counts as Unknown)",
+                Family::default(),
+            ),
+            leader: registered(
+                registry,
+                "leader",
+                "1 while this process runs the controllers (holds the leader Lease), else 0",
                 Family::default(),
             ),
         }
@@ -148,6 +177,35 @@ impl Metrics {
                 outcome,
             })
             .inc();
+    }
+}
+
+impl Metrics {
+    /// Adds `delta` to the objects of `kind` whose condition `condition` has `status`
+    /// (`True`, `False` or `Unknown`).
+    pub fn count_objects(
+        &self,
+        kind: &'static str,
+        condition: &'static str,
+        status: &'static str,
+        delta: i64,
+    ) {
+        self.objects
+            .get_or_create(&ObjectLabels {
+                kind,
+                condition,
+                status,
+            })
+            .inc_by(delta);
+    }
+
+    /// Says whether the process named `identity` leads, i.e. runs the controllers.
+    pub fn set_leader(&self, identity: &str, leading: bool) {
+        self.leader
+            .get_or_create(&LeaderLabels {
+                identity: identity.to_owned(),
+            })
+            .set(i64::from(leading));
     }
 }
 
@@ -221,5 +279,28 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(r#"outcome="success"} 1"#), "{text}");
+    }
+
+    #[test]
+    fn objects_and_leadership_are_gauges() {
+        let mut registry = Registry::default();
+        let metrics = Metrics::new(&mut registry);
+
+        metrics.count_objects("UserPool", "Ready", "False", 2);
+        metrics.count_objects("UserPool", "Ready", "False", -1);
+        metrics.set_leader("operator-0", false);
+        metrics.set_leader("operator-0", true);
+
+        let text = render(&registry);
+        assert!(
+            text.contains(
+                r#"cognito_operator_objects{kind="UserPool",condition="Ready",status="False"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"cognito_operator_leader{identity="operator-0"} 1"#),
+            "{text}"
+        );
     }
 }

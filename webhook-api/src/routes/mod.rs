@@ -93,15 +93,17 @@ struct Finish {
     draining: Draining,
 }
 
-/// Counts the request by route and outcome and, once shutdown has begun, closes the
-/// connection after the answer: a kept-alive connection would go on carrying requests
-/// here after the pod's endpoint is gone, until the listener closes under it.
+/// Counts and times the request by route and outcome and, once shutdown has begun,
+/// closes the connection after the answer: a kept-alive connection would go on carrying
+/// requests here after the pod's endpoint is gone, until the listener closes under it.
 async fn finish_response(State(finish): State<Finish>, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().cloned();
+    let started = std::time::Instant::now();
     let mut response = next.run(request).await;
     finish.metrics.record_request(
         route.as_ref().map_or("unmatched", MatchedPath::as_str),
         Outcome::from_status(response.status()),
+        started.elapsed(),
     );
     if finish.draining.get() {
         response
