@@ -5,7 +5,7 @@ use aws_sdk_cognitoidentityprovider::{
     operation::admin_get_user::AdminGetUserOutput,
     types::{
         AttributeType, AuthFlowType, AuthenticationResultType, ExplicitAuthFlowsType,
-        UserPoolClientType, UserPoolType, UsernameAttributeType,
+        UserPoolClientType, UserPoolType, UserType, UsernameAttributeType,
     },
 };
 
@@ -230,10 +230,58 @@ impl EmulatorPool {
             .collect()
     }
 
-    /// How many users the pool holds.
+    /// How many users the pool holds (every page of `ListUsers`).
     pub async fn user_count(&self) -> usize {
-        let listed = self.cognito.list_users().user_pool_id(&self.pool_id).send();
-        listed.await.expect("ListUsers").users().len()
+        self.all_users().await.len()
+    }
+
+    /// Every user of the pool, through all pages of `ListUsers` (60 a page).
+    pub async fn all_users(&self) -> Vec<UserType> {
+        let mut users = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .cognito
+                .list_users()
+                .user_pool_id(&self.pool_id)
+                .limit(60)
+                .set_pagination_token(token.take())
+                .send()
+                .await
+                .expect("ListUsers");
+            users.extend(page.users().iter().cloned());
+            match page.pagination_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => return users,
+            }
+        }
+    }
+
+    /// The user names in `group`, through all pages of `ListUsersInGroup`.
+    pub async fn group_members(&self, group: &str) -> Vec<String> {
+        let mut members = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .cognito
+                .list_users_in_group()
+                .user_pool_id(&self.pool_id)
+                .group_name(group)
+                .limit(60)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .expect("ListUsersInGroup");
+            members.extend(
+                page.users()
+                    .iter()
+                    .filter_map(|u| u.username().map(str::to_owned)),
+            );
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => return members,
+            }
+        }
     }
 
     /// The names of the pool's groups.

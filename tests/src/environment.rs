@@ -4,7 +4,10 @@ use std::{
     path::{Path, PathBuf},
     process::Command,
     sync::OnceLock,
+    time::{Duration, Instant},
 };
+
+use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use aws_sdk_cloudformation::config::{BehaviorVersion, Credentials, Region};
 
@@ -35,7 +38,7 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// The cache `tests/env/*.sh` fill: `$COGNITO_OPERATOR_CACHE` or `.cache/`.
-fn cache_dir() -> PathBuf {
+pub fn cache_dir() -> PathBuf {
     std::env::var_os("COGNITO_OPERATOR_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join(".cache"))
@@ -43,9 +46,15 @@ fn cache_dir() -> PathBuf {
 
 /// Runs `tests/env/<script>`; panics unless it succeeds.
 fn run_env_script(script: &str) {
+    run_env_script_with(script, &[]);
+}
+
+/// Runs `tests/env/<script> ARGS...`; panics unless it succeeds.
+fn run_env_script_with(script: &str, args: &[&str]) {
     let path = repo_root().join("tests/env").join(script);
     let status = Command::new("bash")
         .arg(&path)
+        .args(args)
         .status()
         .unwrap_or_else(|e| panic!("run {}: {e}", path.display()));
     assert!(status.success(), "{} failed: {status}", path.display());
@@ -195,4 +204,84 @@ pub async fn describe_stack(stack: &str) -> Option<aws_sdk_cloudformation::types
 /// A Cognito client for the emulator, in the test region.
 pub async fn cognito() -> aws_sdk_cognitoidentityprovider::Client {
     aws_sdk_cognitoidentityprovider::Client::new(&aws_config().await)
+}
+
+/// Held shared by every test of a binary that also restarts the control plane, and
+/// exclusively by the restart: the tests of one binary run in parallel, and a restart
+/// would fail the others' API calls. (Test binaries run one after another.)
+static CONTROL_PLANE: RwLock<()> = RwLock::const_new(());
+
+/// Shared use of the control plane: no restart happens while the guard lives.
+pub async fn control_plane_shared() -> RwLockReadGuard<'static, ()> {
+    CONTROL_PLANE.read().await
+}
+
+/// Exclusive use of the control plane, which [`restart_api_server_and_etcd`] needs.
+pub async fn control_plane_exclusive() -> RwLockWriteGuard<'static, ()> {
+    CONTROL_PLANE.write().await
+}
+
+/// Whether the process `pid` has exited (gone, or a zombie nobody reaped yet).
+fn exited(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+        // "<pid> (<comm>) <state> ...": the state follows the last ')'.
+        stat.rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().next())
+            .is_none_or(|state| state == "Z" || state == "X")
+    })
+}
+
+/// Stops the control-plane component `name` (SIGTERM, then SIGKILL after 10 s: the API
+/// server here can hang in its shutdown for minutes), found by the pid file
+/// tests/env/controlplane.sh writes; only a process whose command line points into that
+/// folder, as the script checks too.
+fn stop_component(run_dir: &Path, name: &str) {
+    let pid_file = run_dir.join(format!("{name}.pid"));
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {}: is the control plane up?", pid_file.display()));
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(
+        String::from_utf8_lossy(&cmdline).contains(&*run_dir.to_string_lossy()),
+        "pid {pid} of {} is not the control plane's {name}",
+        pid_file.display()
+    );
+    for (signal, wait) in [
+        ("-TERM", Duration::from_secs(10)),
+        ("-KILL", Duration::from_secs(10)),
+    ] {
+        let _ = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status();
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if exited(pid) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    panic!("{name} (pid {pid}) did not exit");
+}
+
+/// Restarts kube-apiserver and etcd as an outage of the control plane would: both get
+/// SIGTERM (the API server first, see [`stop_component`]), then
+/// `tests/env/controlplane.sh start` starts what is down (the controller manager, the
+/// scheduler and the node keep running and reconnect) and waits until the API server is
+/// ready. Blocks; returns how long the API was down. Needs the exclusive guard, so that
+/// no other test of the binary is using the API.
+pub fn restart_api_server_and_etcd(_exclusive: &RwLockWriteGuard<'static, ()>) -> Duration {
+    let env = environment();
+    let run_dir = cache_dir().join("run/controlplane");
+    let down = Instant::now();
+    for name in ["kube-apiserver", "etcd"] {
+        stop_component(&run_dir, name);
+    }
+    run_env_script_with("controlplane.sh", &["start"]);
+    crate::kubectl(&["get", "--raw", "/readyz"])
+        .run_with(env)
+        .expect_success("API server ready after its restart");
+    down.elapsed()
 }

@@ -18,14 +18,16 @@ pub mod objects;
 mod operator;
 mod operator_namespace;
 mod process_log;
+pub mod rollout;
 mod serve;
 pub mod wait;
 mod webhook;
 
 pub use cognito::{EmulatorPool, SignedIn};
 pub use environment::{
-    Environment, REGION, aws_config, cloudformation, cognito, describe_stack, environment,
-    kube_client, repo_root, tool, without_test_package_env,
+    Environment, REGION, aws_config, cache_dir, cloudformation, cognito, control_plane_exclusive,
+    control_plane_shared, describe_stack, environment, kube_client, repo_root,
+    restart_api_server_and_etcd, tool, without_test_package_env,
 };
 pub use helm::helm;
 pub use impersonation::{

@@ -4,6 +4,7 @@
 use std::{
     fs::File,
     net::TcpListener,
+    path::PathBuf,
     process::{Child, Command, Stdio},
     time::Duration,
 };
@@ -42,6 +43,14 @@ fn metric_sum_in(exposition: &str, metric: &str, label: &str) -> u64 {
 }
 
 impl OperatorProcess {
+    /// The operator binary tests run: `$COGNITO_OPERATOR_BIN` when set (tests/scale/run.sh
+    /// points it at a release build), else the workspace's debug build.
+    pub fn binary() -> PathBuf {
+        std::env::var_os("COGNITO_OPERATOR_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| environment().workspace_binary("cognito-operator"))
+    }
+
     /// Starts the operator for `namespace` with extra environment variables (which
     /// override the defaults, e.g. `AWS_REGION` or `KUBECONFIG`).
     pub fn start(namespace: &str, extra_env: &[(&str, &str)]) -> Self {
@@ -52,7 +61,7 @@ impl OperatorProcess {
             std::env::temp_dir().join(format!("cognito-operator-{namespace}-{metrics_port}.log")),
         );
         let log_file = File::create(log.path()).expect("create operator log");
-        let child = Command::new(env.workspace_binary("cognito-operator"))
+        let child = Command::new(Self::binary())
             .arg("run")
             .env("KUBECONFIG", &env.kubeconfig)
             .env("WATCH_NAMESPACES", namespace)
@@ -63,6 +72,7 @@ impl OperatorProcess {
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
             .envs(extra_env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log_file)
@@ -179,6 +189,24 @@ impl OperatorProcess {
     /// The operator's log so far (for assertion messages and secret-leak checks).
     pub fn log_text(&self) -> String {
         self.log.text()
+    }
+
+    /// The operator's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The process's resident memory now and at its peak, in KiB (`VmRSS`, `VmHWM` of
+    /// `/proc/<pid>/status`); `None` once it has exited.
+    pub fn memory_kib(&self) -> Option<(u64, u64)> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+                .and_then(|value| value.split_whitespace().next()?.parse::<u64>().ok())
+        };
+        Some((field("VmRSS")?, field("VmHWM")?))
     }
 
     /// Stops the process as Kubernetes would (SIGTERM) and waits up to 10 s for it.
