@@ -36,9 +36,10 @@ port_taken() {
   (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null
 }
 
-# answers [ENDPOINT]
+# answers [ENDPOINT]: the fault plugin's control API answers at once, however much state
+# the emulator holds (moto's data.json dumps all of it: seconds with 100,000 users).
 answers() {
-  curl -fsS -o /dev/null --max-time 2 "${1:-$ENDPOINT}/moto-api/data.json" 2>/dev/null
+  curl -fsS -o /dev/null --max-time 2 "${1:-$ENDPOINT}/_faults/health-check" 2>/dev/null
 }
 
 # The local node's address, when it is up: the emulator listens there too, for pods

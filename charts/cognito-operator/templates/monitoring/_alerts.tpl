@@ -1,7 +1,8 @@
 {{/*
-The labels and annotations of one alert: its severity, the chart's alertLabels, and a
-runbook_url pointing at the alert's section of docs/operations.md (the heading is the
-alert's name, so the anchor is its name in lower case).
+The labels and annotations of one alert: its severity, the chart's alertLabels, and,
+when runbookUrl is set (where your copy of docs/operations.md is published), a
+runbook_url pointing at the alert's section (the heading is the alert's name, so the
+anchor is its name in lower case).
 Arguments: (list <root context> <alert name> <alert values> <summary> <description>).
 */}}
 {{- define "cognito-operator.alertMeta" -}}
@@ -17,5 +18,7 @@ labels:
 annotations:
   summary: {{ index . 3 | quote }}
   description: {{ index . 4 | quote }}
-  runbook_url: {{ printf "%s#%s" $rule.runbookUrl (lower $name) | quote }}
+  {{- with $rule.runbookUrl }}
+  runbook_url: {{ printf "%s#%s" . (lower $name) | quote }}
+  {{- end }}
 {{- end }}
