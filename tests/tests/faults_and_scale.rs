@@ -299,7 +299,10 @@ async fn rollout_survives_an_api_server_and_etcd_restart() {
     let n: usize = env_or("RESTART_USERS", 150);
     // Applied after the restart: only a watch that recovered brings them to the operator.
     let late = 5.min(n);
-    let settings = rollout_rates();
+    // Updates at 15/s (unless ROLLOUT_RPS says otherwise): the rollout lasts long enough
+    // (about 20 s at CI's size) for the restart to come in its middle.
+    let mut settings = vec![("COGNITO_USER_UPDATE_RPS", "15".to_owned())];
+    settings.extend(rollout_rates());
     let r = Rollout::start("apiserver", n, &as_env(&settings)).await;
     let started = Instant::now();
     r.apply_range(0..n - late);
