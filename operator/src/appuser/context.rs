@@ -31,6 +31,9 @@ pub struct UserContext {
     /// Pool ids whose owner tag was read, with the namespace it names: a pool's owner
     /// never moves to another namespace, so one `DescribeUserPool` per pool id is enough.
     pool_owners: Mutex<HashMap<String, String>>,
+    /// Held while a pool's owner tag is read, so that the reconciles that start together
+    /// after a restart wait for the first read instead of each making its own.
+    pub pool_check: tokio::sync::Mutex<()>,
     pub written: StatusMemory<AppUserStatus>,
 }
 
@@ -42,6 +45,7 @@ impl UserContext {
             users,
             observations: Mutex::default(),
             pool_owners: Mutex::default(),
+            pool_check: tokio::sync::Mutex::default(),
             written: StatusMemory::default(),
         }
     }

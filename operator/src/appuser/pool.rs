@@ -89,6 +89,10 @@ pub async fn check_pool(
     if uctx.known_pool_owner(pool_id).as_deref() == Some(namespace) {
         return Ok(PoolCheck::Owned);
     }
+    let _one_read_at_a_time = uctx.pool_check.lock().await;
+    if uctx.known_pool_owner(pool_id).as_deref() == Some(namespace) {
+        return Ok(PoolCheck::Owned);
+    }
     let directory = UserDirectory::new(&uctx.ctx.aws_clients(region), pool_id);
     let Some(tags) = directory.pool_tags().await? else {
         return Ok(PoolCheck::Missing);
