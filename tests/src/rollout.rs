@@ -263,11 +263,11 @@ impl Rollout {
         Duration::from_millis(500).max(Duration::from_millis(self.users.len() as u64 / 2))
     }
 
-    /// A bound on a rollout of these users without faults: the emulator serves about
-    /// 100 user writes a second here, and a debug operator and a busy machine may halve
-    /// that.
+    /// A bound on a rollout of these users without faults: a user takes about 3 writes,
+    /// the operator's default rates allow 25 updates a second, and a busy machine (10,000
+    /// users rolled out at 8 a second while others built) slows the emulator down.
     pub fn rollout_timeout(&self) -> Duration {
-        Duration::from_secs(120) + Duration::from_millis(self.users.len() as u64 * 100)
+        Duration::from_secs(120) + Duration::from_millis(self.users.len() as u64 * 200)
     }
 
     /// Waits until at least `count` AppUsers are Ready, for at most `timeout`.

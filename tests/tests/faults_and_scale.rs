@@ -227,6 +227,10 @@ async fn rollout_under(run: FaultRun) {
         }
     }
     fields.push((
+        "describe_user_pool",
+        calls.attempts("DescribeUserPool").to_string(),
+    ));
+    fields.push((
         "faulted_attempts",
         calls
             .calls
