@@ -149,15 +149,27 @@ impl Environment {
             .arg(&crds)
             .run_with(self)
             .expect_success("apply crds/");
-        crate::kubectl(&[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/userpools.cognito.kubeauth.dev",
-            "crd/appusers.cognito.kubeauth.dev",
-        ])
-        .run_with(self)
-        .expect_success("wait for CRDs");
+        // `kubectl wait` fails at once, instead of waiting, on a CRD created a moment ago
+        // whose status.conditions is still null ("accessor error: <nil> ..."): look again.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let waited = crate::kubectl(&[
+                "wait",
+                "--for=condition=Established",
+                "--timeout=60s",
+                "crd/userpools.cognito.kubeauth.dev",
+                "crd/appusers.cognito.kubeauth.dev",
+            ])
+            .run_with(self);
+            let conditions_not_yet_set = !waited.success
+                && format!("{}{}", waited.stdout, waited.stderr).contains("accessor error");
+            if conditions_not_yet_set && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                continue;
+            }
+            waited.expect_success("wait for CRDs");
+            return;
+        }
     }
 }
 
