@@ -131,9 +131,20 @@ else
   eval "$("$REPO_ROOT/tests/env/moto.sh" env)"
 fi
 
+# kubectl wait fails at once on a just-created CRD whose status.conditions is still
+# null ("accessor error: <nil>"), so it is asked again.
+crds_established() {
+  for _ in {1..10}; do
+    kubectl wait --for=condition=Established --timeout=60s \
+      crd/userpools.cognito.kubeauth.dev crd/appusers.cognito.kubeauth.dev 2>/dev/null && return 0
+    sleep 1
+  done
+  kubectl wait --for=condition=Established --timeout=60s \
+    crd/userpools.cognito.kubeauth.dev crd/appusers.cognito.kubeauth.dev
+}
+
 step "installing the CRDs" kubectl apply --server-side -f crds/
-step "waiting for the CRDs" kubectl wait --for=condition=Established --timeout=60s \
-  crd/userpools.cognito.kubeauth.dev crd/appusers.cognito.kubeauth.dev
+step "waiting for the CRDs" crds_established
 kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 
 secret_value() {
