@@ -52,9 +52,7 @@ impl PublicKey {
     /// The key, if it is one this path takes (2048-bit modulus, e = 65537) and the CPU
     /// has AVX-512 IFMA; `None` leaves the check to aws-lc.
     pub fn new(modulus: &[u8], exponent: &[u8]) -> Option<Self> {
-        if !(std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512ifma"))
-        {
+        if !cpu_has_ifma() {
             return None;
         }
         Self::for_ifma(modulus, exponent)
@@ -109,6 +107,12 @@ fn encoded_digest(signed: &[u8]) -> [u8; MODULUS_BYTES] {
     encoded[info_at..info_at + SHA256_DIGEST_INFO.len()].copy_from_slice(&SHA256_DIGEST_INFO);
     encoded[info_at + SHA256_DIGEST_INFO.len()..].copy_from_slice(digest.as_ref());
     encoded
+}
+
+/// Whether this CPU runs the code here (`power_65537` is compiled for these features).
+fn cpu_has_ifma() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512ifma")
 }
 
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
@@ -174,7 +178,8 @@ fn r_squared_words(modulus: &[u64; 32]) -> [u64; 32] {
     value
 }
 
-fn less_than(a: &[u64; 32], b: &[u64; 32]) -> bool {
+/// a < b for numbers of equal length, least significant word or limb first.
+fn less_than(a: &[u64], b: &[u64]) -> bool {
     a.iter().rev().cmp(b.iter().rev()) == std::cmp::Ordering::Less
 }
 
@@ -192,7 +197,7 @@ fn power_65537(s: &Limbs, key: &PublicKey) -> Limbs {
     one[0] = 1;
     let mut power = montgomery_product(&power, &one, key);
     // Out of Montgomery form the product is at most n; n itself stands for 0.
-    if !limbs_less_than(&power, &key.modulus) {
+    if !less_than(&power, &key.modulus) {
         let mut borrow = 0u64;
         for (p, n) in power.iter_mut().zip(&key.modulus) {
             let difference = p.wrapping_sub(*n).wrapping_sub(borrow);
@@ -201,10 +206,6 @@ fn power_65537(s: &Limbs, key: &PublicKey) -> Limbs {
         }
     }
     power
-}
-
-fn limbs_less_than(a: &Limbs, b: &Limbs) -> bool {
-    a.iter().rev().cmp(b.iter().rev()) == std::cmp::Ordering::Less
 }
 
 /// a * b / R mod n, below 2n for a and b below 2n (word-serial almost Montgomery
@@ -285,9 +286,16 @@ mod tests {
 
     use super::*;
 
-    fn has_ifma() -> bool {
-        std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512ifma")
+    /// A fresh RSA-2048 key pair and its key for this path, on CPUs that run it.
+    fn ifma_key() -> Option<(RsaKeyPair, Vec<u8>, PublicKey)> {
+        if !cpu_has_ifma() {
+            eprintln!("no AVX-512 IFMA on this CPU: the path is never taken here");
+            return None;
+        }
+        let pair = generate(KeySize::Rsa2048);
+        let (n, e) = components(&pair);
+        let key = PublicKey::new(&n, &e).expect("key");
+        Some((pair, n, key))
     }
 
     /// A fresh key pair (aws-lc generates it, ring signs: ring cannot generate RSA
@@ -356,13 +364,9 @@ mod tests {
 
     #[test]
     fn powers_match_a_reference_big_number_library() {
-        if !has_ifma() {
-            eprintln!("no AVX-512 IFMA on this CPU: the path is never taken here");
+        let Some((_, n, key)) = ifma_key() else {
             return;
-        }
-        let pair = generate(KeySize::Rsa2048);
-        let (n, e) = components(&pair);
-        let key = PublicKey::for_ifma(&n, &e).expect("key");
+        };
         let modulus = BigUint::from_bytes_be(&n);
         let exponent = BigUint::from(65537u32);
         let mut bytes = [0u8; MODULUS_BYTES];
@@ -396,13 +400,9 @@ mod tests {
 
     #[test]
     fn verifies_what_aws_lc_signs_and_nothing_else() {
-        if !has_ifma() {
-            eprintln!("no AVX-512 IFMA on this CPU: the path is never taken here");
+        let Some((pair, n, key)) = ifma_key() else {
             return;
-        }
-        let pair = generate(KeySize::Rsa2048);
-        let (n, e) = components(&pair);
-        let key = PublicKey::new(&n, &e).expect("key");
+        };
         for message in [&b""[..], b"header.payload", &[7u8; 1500]] {
             let signature = sign(&pair, message);
             assert!(key.verify(message, &signature));
