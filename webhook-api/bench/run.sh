@@ -30,8 +30,11 @@ NODE_PORT="${NODE_PORT:-8091}"
 
 work="$(mktemp -d)"
 pids=()
+moto_started=false
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    # An emulator left on its port makes the next tests/env/up.sh fail.
+    if $moto_started; then "$REPO_ROOT/tests/env/moto.sh" stop >/dev/null 2>&1 || true; fi
     wait 2>/dev/null || true
     rm -rf "$work"
 }
@@ -43,6 +46,7 @@ command -v wrk >/dev/null || { log "installing wrk"; apt-get install -y wrk >/de
 
 log "starting the AWS emulator"
 "$REPO_ROOT/tests/env/install-moto.sh" >/dev/null
+"$REPO_ROOT/tests/env/moto.sh" status >/dev/null 2>&1 || moto_started=true
 "$REPO_ROOT/tests/env/moto.sh" start >/dev/null
 eval "$("$REPO_ROOT/tests/env/moto.sh" env)"
 # The emulator's virtualenv has boto3.
